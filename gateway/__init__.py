@@ -1,0 +1,1 @@
+"""Order Gateway: one normalised /orders API in front of several order systems."""

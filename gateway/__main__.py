@@ -1,0 +1,183 @@
+"""The ``gateway`` command: ``serve``, ``demo``, ``sim`` and ``keys new``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+import yaml
+
+from gateway.auth import new_key
+from gateway.settings import (
+    CONFIG_ENV_VAR,
+    SCOPES,
+    ConfigError,
+    Settings,
+    load_settings,
+    settings_from_mapping,
+)
+
+EXIT_CONFIG = 2
+DEMO_KEY_NAME = "demo"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"serve": _serve, "demo": _demo, "sim": _sim, "keys": _keys}[args.command]
+    return handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Order Gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway from a config file")
+    serve.add_argument("--config", help=f"YAML config (default: ${CONFIG_ENV_VAR})")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+
+    demo = commands.add_parser("demo", help="the gateway in front of built-in simulated upstreams")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--orders", type=int, default=500, help="orders per simulated upstream")
+
+    sim = commands.add_parser("sim", help="one simulated upstream speaking its real API")
+    sim.add_argument("kind", choices=["waldur"])
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, required=True)
+    sim.add_argument("--orders", type=int, default=500)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--token", help="the credential the simulator requires (printed when not given)")
+    sim.add_argument("--latency-ms", type=int, default=0)
+
+    keys = commands.add_parser("keys", help="API key tools")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new = keys_commands.add_parser("new", help="make a fresh key and print its config stanza")
+    new.add_argument("--name", required=True)
+    new.add_argument("--scopes", required=True, help=f"comma list of: {', '.join(SCOPES)}")
+    new.add_argument("--providers", help="comma list of instances (default: all)")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    path = args.config or os.environ.get(CONFIG_ENV_VAR)
+    if not path:
+        print(f"gateway: no config: pass --config FILE or set {CONFIG_ENV_VAR}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        print(f"gateway: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    from gateway.app import create_app
+
+    _configure_logging(settings.server.log_level)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, **_server_options())
+    return 0
+
+
+def _server_options() -> dict[str, Any]:
+    return {"loop": "uvloop", "http": "httptools", "access_log": False, "log_level": "warning"}
+
+
+def _keys(args: argparse.Namespace) -> int:
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    unknown = [s for s in scopes if s not in SCOPES]
+    if not scopes or unknown:
+        print(f"gateway: --scopes takes a comma list of: {', '.join(SCOPES)}", file=sys.stderr)
+        return EXIT_CONFIG
+    key, digest = new_key()
+    stanza: dict[str, object] = {"name": args.name, "sha256": digest, "scopes": scopes}
+    if args.providers:
+        stanza["providers"] = [p.strip() for p in args.providers.split(",") if p.strip()]
+    print(f"API key (shown once, store it now): {key}")
+    print("Add to api_keys in the config:")
+    print(yaml.safe_dump([stanza], sort_keys=False).rstrip())
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from gateway.sim.waldur import create_waldur_sim
+
+    token = args.token or secrets.token_urlsafe(24)
+    if not args.token:
+        print(f"simulated waldur requires: Authorization: Token {token}")
+    app = create_waldur_sim(orders=args.orders, seed=args.seed, token=token, latency_ms=args.latency_ms)
+    print(f"simulated waldur on http://{args.host}:{args.port}/api/")
+    uvicorn.run(app, host=args.host, port=args.port, **_server_options())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        gateway_socket = _bind(args.host, args.port)
+    except OSError as exc:
+        print(f"gateway: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    asyncio.run(_run_demo(args, gateway_socket))
+    return 0
+
+
+async def _run_demo(args: argparse.Namespace, gateway_socket: socket.socket) -> None:
+    from gateway.app import create_app
+    from gateway.sim.waldur import create_waldur_sim
+
+    tokens = {"waldur": secrets.token_urlsafe(24)}
+    sims = {"waldur": create_waldur_sim(orders=args.orders, seed=1, token=tokens["waldur"])}
+    sim_sockets = {name: _bind("127.0.0.1", 0) for name in sims}
+    key, digest = new_key()
+    base = f"http://{args.host}:{gateway_socket.getsockname()[1]}"
+    sim_urls = {name: f"http://127.0.0.1:{s.getsockname()[1]}" for name, s in sim_sockets.items()}
+    settings = demo_settings(base, sim_urls, tokens, digest)
+    apps: list[tuple[Any, socket.socket]] = [(app, sim_sockets[name]) for name, app in sims.items()]
+    apps.append((create_app(settings), gateway_socket))
+    servers = [(uvicorn.Server(uvicorn.Config(app, **_server_options())), sock) for app, sock in apps]
+    print(f"Order Gateway demo on {base}")
+    print(f"demo API key (orders:read, orders:write, orders:admin): {key}")
+    print(f"try: curl -H 'Authorization: Bearer {key}' '{base}/orders?limit=5'")
+    print("Ctrl-C stops it.")
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+
+
+def demo_settings(
+    gateway_url: str, sim_urls: dict[str, str], tokens: dict[str, str], key_digest: str
+) -> Settings:
+    """The demo's configuration: one instance per simulator and one all-scopes key."""
+    raw = {
+        "providers": {
+            "waldur": {
+                "kind": "waldur",
+                "base_url": f"{sim_urls['waldur']}/api/",
+                "public_url": f"{sim_urls['waldur']}/api/",
+                "token": tokens["waldur"],
+            }
+        },
+        "api_keys": [{"name": DEMO_KEY_NAME, "sha256": key_digest, "scopes": list(SCOPES)}],
+        "server": {"public_url": gateway_url},
+    }
+    return settings_from_mapping(raw, env={})
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

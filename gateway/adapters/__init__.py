@@ -1,0 +1,1 @@
+"""Provider adapters: the only code that knows an upstream's wire format."""

@@ -1,0 +1,121 @@
+"""The ProviderAdapter protocol, what an adapter declares it can do, and the httpx error table."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import httpx
+
+from gateway.errors import (
+    GatewayError,
+    UpstreamBadResponseError,
+    UpstreamError,
+    UpstreamTimeoutError,
+    UpstreamUnreachableError,
+)
+from gateway.models import Health, Order
+from gateway.query import Filters, SortKey
+
+FilterName = str
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an upstream does itself; the gateway plans around it and never asks for more."""
+
+    filters: frozenset[FilterName]  # applied by the upstream itself; the rest by the gateway
+    sorts: frozenset[SortKey]  # orders the upstream can return natively
+    max_page_size: int
+    stable_paging: bool  # False: inserts between page fetches can shift items
+    actions: frozenset[str]  # names usable at POST /orders/{id}/actions/{name}
+    can_create: bool
+    can_delete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """One upstream list call. ``filters`` holds only filters in ``capabilities.filters``."""
+
+    filters: Filters
+    sort: SortKey  # honoured when in capabilities.sorts; otherwise the upstream's default order
+    page_size: int
+    position: str | None = None  # the adapter's own continuation token, None to start
+
+
+@dataclass(frozen=True, slots=True)
+class ListChunk:
+    """Orders of one upstream call, in the upstream's order, and how to ask for the next."""
+
+    orders: tuple[Order, ...]
+    next_position: str | None  # None when the upstream has nothing more
+
+
+class ProviderAdapter(Protocol):
+    """One provider instance. Every method returns a normalised value or raises GatewayError."""
+
+    kind: ClassVar[str]
+    instance: str
+    capabilities: Capabilities
+
+    async def list_orders(self, request: ListRequest) -> ListChunk:
+        """One chunk of orders matching ``request``."""
+        ...
+
+    async def get_order(self, native_id: str) -> Order:
+        """One order by its native id; OrderNotFoundError when the upstream has none."""
+        ...
+
+    async def check_health(self) -> Health:
+        """Whether the upstream answers with our credentials (never raises)."""
+        ...
+
+
+@contextmanager
+def upstream_errors(instance: str) -> Iterator[None]:
+    """Translate transport failures of one upstream call into GatewayErrors, most specific first.
+
+    Mapped by what happened, not by the transport's label: the aiohttp transport reports a
+    dropped or refused connection as ``httpx.ConnectTimeout``, so a "timeout" whose cause is
+    not a timeout is a connection failure.
+    """
+    try:
+        yield
+    except GatewayError:
+        raise
+    except TimeoutError as exc:  # asyncio.timeout() of our own budget
+        raise UpstreamTimeoutError("The provider did not answer in time.", provider=instance) from exc
+    except httpx.TimeoutException as exc:
+        if _is_connection_failure(exc):
+            raise UpstreamUnreachableError("The provider could not be reached.", provider=instance) from exc
+        raise UpstreamTimeoutError("The provider did not answer in time.", provider=instance) from exc
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise UpstreamUnreachableError("The connection to the provider failed.", provider=instance) from exc
+    except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
+        raise UpstreamBadResponseError("The provider answered badly.", provider=instance) from exc
+    except httpx.HTTPError as exc:
+        raise UpstreamError("The call to the provider failed.", provider=instance) from exc
+
+
+def _is_connection_failure(exc: httpx.TimeoutException) -> bool:
+    cause = exc.__cause__
+    return (
+        cause is not None
+        and not isinstance(cause, TimeoutError | asyncio.TimeoutError)
+        and type(cause).__module__.split(".")[0] == "aiohttp"
+    )
+
+
+class Stopwatch:
+    """Milliseconds since construction, on the monotonic clock."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+
+    @property
+    def ms(self) -> int:
+        return int((time.perf_counter() - self._start) * 1000)

@@ -1,0 +1,138 @@
+"""The normalised values every layer speaks: Order and its parts, pages and provider reports."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+ProviderKind = Literal["waldur", "ivcap", "arrow"]
+
+
+class Status(enum.StrEnum):
+    """The normalised order status (API.md §3)."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+TERMINAL_STATUSES = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.REJECTED})
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with ``Z``; microseconds only when non-zero."""
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Ref(_Frozen):
+    """A named thing an order points at: a customer, a service."""
+
+    id: str
+    name: str | None
+
+
+class Money(_Frozen):
+    """An amount as a decimal string with its ISO 4217 currency."""
+
+    amount: str
+    currency: str
+
+
+class Item(_Frozen):
+    id: str
+    name: str | None
+    quantity: int | float | None
+    status: Status | None
+    unit_price: Money | None
+
+
+class OrderLinks(_Frozen):
+    self: str
+    upstream: str | None
+
+
+class Order(_Frozen):
+    """One order, whichever upstream holds it (API.md §3). Every field is always present."""
+
+    id: str
+    provider: str
+    provider_kind: ProviderKind
+    native_id: str
+    name: str | None
+    status: Status
+    provider_status: str
+    created_at: Timestamp
+    updated_at: Timestamp | None
+    completed_at: Timestamp | None
+    customer: Ref | None
+    service: Ref | None
+    items: tuple[Item, ...]
+    total: Money | None
+    actions: tuple[str, ...]
+    links: OrderLinks
+    extra: dict[str, Any]
+
+
+def global_order_id(instance: str, native_id: str) -> str:
+    """``<instance>:<native id>`` (API.md §2)."""
+    return f"{instance}:{native_id}"
+
+
+def split_order_id(order_id: str) -> tuple[str, str] | None:
+    """The (instance, native id) of a global id, or None when it has no instance part."""
+    instance, sep, native = order_id.partition(":")
+    if not sep or not instance or not native:
+        return None
+    return instance, native
+
+
+class ProblemBody(BaseModel):
+    """An RFC 9457 problem as it appears inside a provider report."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class ProviderReport(_Frozen):
+    """What happened at one instance while answering a list request."""
+
+    status: Literal["ok", "error"]
+    ms: int
+    error: ProblemBody | None = None
+    filters_pushed_down: tuple[str, ...] = ()
+    filters_applied_locally: tuple[str, ...] = ()
+
+
+class OrderPage(_Frozen):
+    """One page of ``GET /orders``."""
+
+    data: tuple[Order, ...]
+    next_cursor: str | None
+    has_more: bool
+    providers: dict[str, ProviderReport]
+
+
+class Health(_Frozen):
+    """One instance's reachability as last seen by a probe."""
+
+    status: Literal["ok", "error"]
+    ms: int
+    error: str | None = None

@@ -1,0 +1,61 @@
+"""Meta endpoints: ``/providers``, ``/healthz``, ``/readyz``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.auth import require_scope
+from gateway.routes.rendering import json_response
+from gateway.service import OrderService
+
+
+def _service(request: Request) -> OrderService:
+    service: OrderService = request.app.state.orders
+    return service
+
+
+async def providers(request: Request) -> Response:
+    principal = require_scope(request, "orders:read")
+    service = _service(request)
+    health = await service.health(principal)
+    data = []
+    for name, adapter in sorted(service.visible(principal).items()):
+        caps = adapter.capabilities
+        data.append(
+            {
+                "name": name,
+                "kind": adapter.kind,
+                "health": health[name].model_dump(),
+                "capabilities": {
+                    "filters": sorted(caps.filters),
+                    "sorts": sorted(caps.sorts),
+                    "max_page_size": caps.max_page_size,
+                    "can_create": caps.can_create,
+                    "can_delete": caps.can_delete,
+                },
+                "actions": sorted(caps.actions),
+            }
+        )
+    return json_response({"data": data})
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready while at least one upstream answers; names stay out (this endpoint has no key)."""
+    health = await _service(request).health(None)
+    up = sum(1 for h in health.values() if h.status == "ok")
+    ready = up > 0
+    body = {"status": "ready" if ready else "not-ready", "upstreams": {"ok": up, "error": len(health) - up}}
+    return json_response(body, status_code=200 if ready else 503)
+
+
+ROUTES = [
+    Route("/providers", providers, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+]

@@ -1,0 +1,183 @@
+"""The gateway's configuration: YAML with ${ENV} substitution, validated once into frozen models."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_ENV_VAR = "GATEWAY_CONFIG"
+SCOPES = ("orders:read", "orders:write", "orders:admin")
+INSTANCE_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the offending key and never a secret."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WaldurSettings(_Strict):
+    """One Waldur instance (``../shared/upstreams/waldur.md``)."""
+
+    kind: Literal["waldur"]
+    base_url: AnyHttpUrl
+    token: SecretStr
+    # Waldur orders carry no currency (waldur.md §2); the operator states the instance's.
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    # The provider's address as callers may see it, for ``links.upstream``; None hides it.
+    public_url: AnyHttpUrl | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    page_size: int = Field(default=100, ge=1, le=300)
+
+    @field_validator("base_url", "public_url")
+    @classmethod
+    def _ends_with_slash(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None and not str(value).endswith("/"):
+            raise ValueError("must end with '/'")
+        return value
+
+
+ProviderSettings = Annotated[WaldurSettings, Field(discriminator="kind")]
+PROVIDER_KINDS = ("waldur",)
+
+
+class ApiKeySettings(_Strict):
+    """One caller's key, stored as the sha256 hex digest of the key itself."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scopes: tuple[Literal["orders:read", "orders:write", "orders:admin"], ...] = Field(min_length=1)
+    # None: every instance; otherwise only these (others are invisible to this key).
+    providers: tuple[str, ...] | None = None
+
+
+class CacheSettings(_Strict):
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+
+
+class CursorSettings(_Strict):
+    # None: a random secret per process (cursors then do not survive restarts or replicas).
+    secret: SecretStr | None = None
+    previous_secret: SecretStr | None = None
+    ttl_s: int = Field(default=86_400, ge=60)
+
+
+class ServerSettings(_Strict):
+    # Base of ``links.self``; empty means links are paths relative to the gateway.
+    public_url: str = ""
+    request_timeout_s: float = Field(default=15.0, gt=0, le=300)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The shared upstream client's transport: aiohttp's pool costs far less CPU per call.
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+
+
+class Settings(_Strict):
+    """The whole configuration tree."""
+
+    providers: dict[Annotated[str, Field(pattern=INSTANCE_NAME)], ProviderSettings] = Field(min_length=1)
+    api_keys: tuple[ApiKeySettings, ...] = ()
+    cache: CacheSettings = CacheSettings()
+    cursor: CursorSettings = CursorSettings()
+    server: ServerSettings = ServerSettings()
+
+    @model_validator(mode="after")
+    def _keys_name_known_providers(self) -> Settings:
+        names = set()
+        for index, key in enumerate(self.api_keys):
+            if key.name in names:
+                raise ValueError(f"api_keys.{index}.name: duplicate key name")
+            names.add(key.name)
+            for provider in key.providers or ():
+                if provider not in self.providers:
+                    raise ValueError(f"api_keys.{index}.providers: unknown instance '{provider}'")
+        return self
+
+
+def load_settings(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Settings:
+    """Read, substitute and validate a YAML config file; raise ConfigError naming the bad key."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    return settings_from_mapping(raw, env=os.environ if env is None else env)
+
+
+def settings_from_mapping(raw: Any, env: Mapping[str, str]) -> Settings:
+    """Validate an already-parsed config tree (after ${ENV} substitution)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a mapping with a 'providers' key")
+    substituted = _substitute(raw, env, path="")
+    _check_kinds(substituted)
+    try:
+        return Settings.model_validate(substituted)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _substitute(value: Any, env: Mapping[str, str], path: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, env, f"{path}.{i}") for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{path}: environment variable {name} is not set")
+
+        return _ENV_REFERENCE.sub(replace, value)
+    return value
+
+
+def _check_kinds(raw: dict[str, Any]) -> None:
+    """Name an unknown kind plainly (pydantic's discriminator message lists internals)."""
+    providers = raw.get("providers")
+    if not isinstance(providers, dict):
+        return
+    for name, cfg in providers.items():
+        if isinstance(cfg, dict) and cfg.get("kind") not in PROVIDER_KINDS:
+            kinds = ", ".join(PROVIDER_KINDS)
+            raise ConfigError(f"providers.{name}.kind: unknown kind {cfg.get('kind')!r} (known: {kinds})")
+
+
+def _describe(exc: ValidationError) -> str:
+    # Built from location and message only: pydantic's own text would echo the input value,
+    # which may be a substituted secret.
+    error = exc.errors(include_input=False, include_url=False)[0]
+    loc = list(error["loc"])
+    if len(loc) >= 3 and loc[0] == "providers" and loc[2] in PROVIDER_KINDS:
+        del loc[2]  # the discriminator's tag, not a key the operator wrote
+    location = ".".join(str(part) for part in loc)
+    message = error["msg"].removeprefix("Value error, ")
+    if not location and ": " in message:
+        return message
+    return f"{location or 'config'}: {message}"

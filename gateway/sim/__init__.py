@@ -1,0 +1,1 @@
+"""Simulated upstreams: Starlette apps that speak each real order API on the wire."""

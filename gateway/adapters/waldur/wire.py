@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import orjson
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
 
 from gateway.adapters.base import ListChunk, ListRequest
 from gateway.adapters.waldur.states import (
@@ -67,6 +67,14 @@ class WaldurOrder(BaseModel):
     limits: dict[str, int | float] | None = None
     cost: str | float | None = None
     resource_name: str | None = None
+
+    @field_validator("uuid")
+    @classmethod
+    def _hex_uuid(cls, value: str) -> str:
+        normalised = normalise_native_id(value)
+        if normalised is None:
+            raise ValueError("not a uuid")
+        return normalised
 
 
 _ORDER_LIST = TypeAdapter(list[WaldurOrder])

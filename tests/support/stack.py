@@ -1,0 +1,65 @@
+"""Building a gateway in front of in-process simulators for API tests (ASGI, no sockets)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp
+
+from gateway.app import create_app
+from gateway.settings import Settings, settings_from_mapping
+
+SIM_TOKEN = "sim-token-for-tests"
+KEYS = {
+    "reader": ("reader-key-0001", ["orders:read"], None),
+    "writer": ("writer-key-0002", ["orders:write"], None),
+    "ops": ("ops-key-0003", ["orders:read", "orders:write", "orders:admin"], None),
+    "eu-only": ("eu-only-key-0004", ["orders:read"], ["waldur-eu"]),
+}
+
+
+class HostRouter(httpx.AsyncBaseTransport):
+    """Sends each request to the ASGI app registered for its host, like DNS would."""
+
+    def __init__(self, apps: Mapping[str, ASGIApp]) -> None:
+        self._transports = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._transports[request.url.host].handle_async_request(request)
+
+
+def gateway_settings(providers: dict[str, dict[str, Any]], **extra: Any) -> Settings:
+    raw: dict[str, Any] = {
+        "providers": providers,
+        "api_keys": [
+            {"name": name, "sha256": hashlib.sha256(key.encode()).hexdigest(), "scopes": scopes}
+            | ({"providers": allowed} if allowed else {})
+            for name, (key, scopes, allowed) in KEYS.items()
+        ],
+        "cursor": {"secret": "cursor-secret-for-tests"},
+    }
+    raw.update(extra)
+    return settings_from_mapping(raw, env={})
+
+
+def waldur_instance(host: str, **overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {"kind": "waldur", "base_url": f"http://{host}/api/", "token": SIM_TOKEN}
+    cfg.update(overrides)
+    return cfg
+
+
+def auth(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[name][0]}"}
+
+
+@asynccontextmanager
+async def gateway_client(settings: Settings, upstream: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, client=upstream)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            yield client

@@ -60,20 +60,19 @@ def _matches_text(order: Order, text: str) -> bool:
     return any(value is not None and needle in value.casefold() for value in haystack)
 
 
-def complete_prefix(orders: Sequence[Order], sort: SortKey) -> tuple[Sequence[Order], bool]:
-    """Drop the trailing run of orders sharing the last sort value, when more pages follow.
+def complete_prefix(orders: Sequence[Order], sort: SortKey) -> Sequence[Order]:
+    """The orders before the trailing run that shares the last sort value (call it when more
+    pages follow).
 
     An upstream that sorts by the time field only may split orders of one timestamp across
     two pages in any order; resuming after the last one seen could then skip a sibling.
-    Dropping that run (it is fetched again next time) keeps the walk lossless. Returns the
-    kept orders and whether the run was dropped (False when every order shares the value).
+    Dropping that run (it is fetched again next time) keeps the walk lossless. When every
+    order shares one value, nothing is complete yet and the result is empty.
     """
     if not orders:
-        return orders, False
+        return orders
     last = sort_value(orders[-1], sort)
     cut = len(orders)
     while cut > 0 and sort_value(orders[cut - 1], sort) == last:
         cut -= 1
-    if cut == 0:
-        return orders, False
-    return orders[:cut], True
+    return orders[:cut]

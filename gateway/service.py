@@ -21,7 +21,7 @@ from gateway.errors import (
     UpstreamTimeoutError,
 )
 from gateway.fanout import fan_out
-from gateway.merge import OrderKey, comes_after, complete_prefix, matches, order_key, sort_orders, sort_value
+from gateway.merge import OrderKey, comes_after, complete_prefix, matches, order_key, sort_orders
 from gateway.models import Health, Order, OrderPage, ProblemBody, ProviderReport, split_order_id
 from gateway.principal import Principal
 from gateway.query import Filters, OrderQuery, SortKey
@@ -227,53 +227,43 @@ def _fetcher(walk: _Walk, query: OrderQuery) -> Callable[[], Any]:
 
 
 async def _fetch_native(walk: _Walk, query: OrderQuery) -> None:
-    """One keyset step: ask for orders from the frontier on, pushed down as a time bound."""
+    """One keyset step: ask for orders from the frontier on, pushed down as a time bound.
+
+    When a chunk brings nothing new and complete (a long run of one timestamp, re-read
+    because the bound is inclusive), the same query is read on by page number at the
+    largest page size: within one request's short window page numbers are safe enough.
+    """
     adapter, sort = walk.adapter, query.sort
     filters = _bounded(walk.plan.pushed, walk.frontier, sort)
-    wide = bool(walk.plan.local_names)  # local filters drop orders: read full upstream pages
     largest = adapter.capabilities.max_page_size
+    wide = bool(walk.plan.local_names)  # local filters drop orders: read full upstream pages
     page_size = largest if wide else min(largest, query.limit + 1)
-    walk.calls += 1
-    chunk = await adapter.list_orders(ListRequest(filters=filters, sort=sort, page_size=page_size))
-    raw = sort_orders(chunk.orders, sort)
-    walk.upstream_more = chunk.next_position is not None
-    if walk.upstream_more:
-        kept, trimmed = complete_prefix(raw, sort)
-        if not trimmed:
-            # One timestamp fills the whole chunk: read that run to its end in one go.
-            raw, walk.upstream_more = await _read_tie_run(walk, filters, sort)
-            kept, _ = complete_prefix(raw, sort) if walk.upstream_more else (raw, False)
-        raw = list(kept)
-    fresh = [o for o in raw if comes_after(order_key(o, sort), walk.frontier, sort)]
-    if raw:
-        walk.frontier = order_key(raw[-1], sort)
-    walk.buffer.extend(o for o in fresh if matches(o, walk.plan.local))
-
-
-async def _read_tie_run(walk: _Walk, filters: Filters, sort: SortKey) -> tuple[list[Order], bool]:
-    """Pages of one filter, largest size, until the sort value changes (page numbers are fine
-    within a request's short window); returns the orders sorted and whether more follow."""
-    adapter = walk.adapter
     collected: dict[str, Order] = {}
     position: str | None = None
     for _ in range(MAX_SCAN_CALLS):
         walk.calls += 1
         chunk = await adapter.list_orders(
-            ListRequest(
-                filters=filters, sort=sort, page_size=adapter.capabilities.max_page_size, position=position
-            )
+            ListRequest(filters=filters, sort=sort, page_size=page_size, position=position)
         )
         collected.update((o.id, o) for o in chunk.orders)
-        position = chunk.next_position
-        values = {sort_value(o, sort) for o in chunk.orders}
-        if position is None or len({sort_value(o, sort) for o in collected.values()}) > 1 or len(values) > 1:
+        walk.upstream_more = chunk.next_position is not None
+        ordered = sort_orders(collected.values(), sort)
+        complete = complete_prefix(ordered, sort) if walk.upstream_more else ordered
+        fresh = [o for o in complete if comes_after(order_key(o, sort), walk.frontier, sort)]
+        if fresh or not walk.upstream_more:
             break
+        if page_size < largest:
+            page_size, position = largest, None  # read the run again in larger pages
+        else:
+            position = chunk.next_position
     else:
         raise ScanLimitError(
             f"More than {MAX_SCAN_CALLS} upstream pages of orders share one {sort.field}.",
             provider=adapter.instance,
         )
-    return sort_orders(collected.values(), sort), position is not None
+    if complete:
+        walk.frontier = order_key(complete[-1], sort)
+    walk.buffer.extend(o for o in fresh if matches(o, walk.plan.local))
 
 
 async def _scan(walk: _Walk, query: OrderQuery) -> None:

@@ -11,7 +11,6 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from gateway.errors import (
-    PROBLEM_BASE,
     ClientError,
     GatewayError,
     MethodNotAllowedError,
@@ -77,15 +76,3 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 def authentication_failed(conn: HTTPConnection, exc: Exception) -> Response:
     """``on_error`` of Starlette's AuthenticationMiddleware: 401 problem, not its plain-text 400."""
     return problem_response(conn, NotAuthenticatedError(str(exc) or "The API key is not valid."))
-
-
-__all__ = [
-    "PROBLEM_BASE",
-    "PROBLEM_MEDIA_TYPE",
-    "authentication_failed",
-    "handle_gateway_error",
-    "handle_http_exception",
-    "handle_unexpected",
-    "problem_body",
-    "problem_response",
-]

@@ -26,18 +26,10 @@ from waldur_api_client.types import UNSET
 
 from gateway.sim.waldur import create_waldur_sim
 from tests.support.servers import running_server
+from tests.support.waldur_fields import NULLABLE_DATETIMES
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 TOKEN = "contract-token"
-NULLABLE_DATETIMES = (
-    "completed_at",
-    "consumer_reviewed_at",
-    "provider_reviewed_at",
-    "error_updated_at",
-    "output_updated_at",
-    "provider_message_updated_at",
-    "consumer_message_updated_at",
-)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from waldur_api_client.models.order_details import OrderDetails
 from gateway.sim.faults import FaultPlan
 from gateway.sim.waldur import create_waldur_sim
 from tests.support.servers import running_server
+from tests.support.waldur_fields import NULLABLE_DATETIMES
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 TOKEN = "sim-secret-token"
@@ -43,15 +44,6 @@ STATES = (
 STATE_CODES = dict(zip(("pending-consumer", "executing", "done", "erred", "canceled",
                         "rejected", "pending-provider", "pending-project",
                         "pending-start-date"), range(1, 10), strict=True))  # fmt: skip
-NULLABLE_DATETIMES = (
-    "completed_at",
-    "consumer_reviewed_at",
-    "provider_reviewed_at",
-    "error_updated_at",
-    "output_updated_at",
-    "provider_message_updated_at",
-    "consumer_message_updated_at",
-)
 Body = dict[str, Any]
 
 

@@ -197,7 +197,7 @@ def plan_for(adapter: ProviderAdapter, query: OrderQuery) -> Plan:
     caps = adapter.capabilities
     used = query.filters.names()
     pushed_names = tuple(n for n in used if n in caps.filters)
-    local_names = tuple(n for n in used if n not in caps.filters)
+    local_names = tuple(n for n in used if n not in caps.filters or n in caps.inexact_filters)
     return Plan(
         pushed=_only(query.filters, pushed_names),
         local=_only(query.filters, local_names),

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -34,18 +35,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class WaldurSettings(_Strict):
-    """One Waldur instance (``../shared/upstreams/waldur.md``)."""
-
-    kind: Literal["waldur"]
+class _ProviderBase(_Strict):
     base_url: AnyHttpUrl
-    token: SecretStr
-    # Waldur orders carry no currency (waldur.md §2); the operator states the instance's.
-    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     # The provider's address as callers may see it, for ``links.upstream``; None hides it.
     public_url: AnyHttpUrl | None = None
     timeout_s: float = Field(default=10.0, gt=0, le=120)
-    page_size: int = Field(default=100, ge=1, le=300)
 
     @field_validator("base_url", "public_url")
     @classmethod
@@ -55,8 +49,47 @@ class WaldurSettings(_Strict):
         return value
 
 
-ProviderSettings = Annotated[WaldurSettings, Field(discriminator="kind")]
-PROVIDER_KINDS = ("waldur",)
+class WaldurSettings(_ProviderBase):
+    """One Waldur instance (``../shared/upstreams/waldur.md``); base_url ends ``/api/``."""
+
+    kind: Literal["waldur"]
+    token: SecretStr  # sent as ``Authorization: Token ...``
+    # Waldur orders carry no currency (waldur.md §2); the operator states the instance's.
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    page_size: int = Field(default=100, ge=1, le=300)
+
+
+class IvcapSettings(_ProviderBase):
+    """One IVCAP instance (``../shared/upstreams/ivcap.md``); base_url ends ``/1/``."""
+
+    kind: Literal["ivcap"]
+    token: SecretStr  # sent as ``Authorization: Bearer ...``
+    # `current`: the API of ivcap-client / ivcap-core-api; `legacy`: the older REST shape (ivcap.md §9).
+    dialect: Literal["current", "legacy"] = "current"
+    page_size: int = Field(default=50, ge=1, le=50)
+
+
+class ArrowSettings(_ProviderBase):
+    """One ArrowSphere instance (``../shared/upstreams/arrow.md``); base_url ends ``/index.php/api/``."""
+
+    kind: Literal["arrow"]
+    api_key: SecretStr  # sent as the ``apiKey`` header
+    # Arrow's times carry no zone (arrow.md §2): the zone they are in.
+    timezone: str = "UTC"
+    page_size: int = Field(default=100, ge=1, le=100)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone") from None
+        return value
+
+
+ProviderSettings = Annotated[WaldurSettings | IvcapSettings | ArrowSettings, Field(discriminator="kind")]
+PROVIDER_KINDS = ("waldur", "ivcap", "arrow")
 
 
 class ApiKeySettings(_Strict):

@@ -35,6 +35,9 @@ class Capabilities:
     actions: frozenset[str]  # names usable at POST /orders/{id}/actions/{name}
     can_create: bool
     can_delete: bool
+    # Pushed down only to narrow the answer (e.g. a date where we asked for a time): the
+    # gateway applies these again itself.
+    inexact_filters: frozenset[FilterName] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

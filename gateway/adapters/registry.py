@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from gateway.adapters.base import ProviderAdapter
 from gateway.adapters.waldur import WaldurAdapter
 
-ADAPTERS = {
+# Each entry is called as (instance, settings, client, *, gateway_url=...).
+AdapterFactory = Callable[..., ProviderAdapter]
+
+ADAPTERS: dict[str, AdapterFactory] = {
     "waldur": WaldurAdapter,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
@@ -29,6 +30,13 @@ def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with ``Z``; microseconds only when non-zero."""
     text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
     return text + "Z"
+
+
+def decimal_text(amount: Decimal) -> str:
+    """Plain decimal text with at least two places: ``12.3400000000`` → ``12.34``."""
+    text = format(amount.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]

@@ -11,7 +11,6 @@ from gateway.adapters.base import ListRequest
 from gateway.adapters.waldur.wire import (
     WaldurContext,
     classify_error,
-    decimal_text,
     list_params,
     next_page,
     normalise_native_id,
@@ -24,7 +23,7 @@ from gateway.errors import (
     UpstreamBadResponseError,
     UpstreamError,
 )
-from gateway.models import Status
+from gateway.models import Status, decimal_text
 from gateway.query import Filters, SortKey
 from tests.adapters.samples import BASE, waldur_order
 

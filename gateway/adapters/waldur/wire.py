@@ -27,7 +27,7 @@ from gateway.errors import (
     UpstreamBadResponseError,
     UpstreamError,
 )
-from gateway.models import Item, Money, Order, OrderLinks, Ref, global_order_id
+from gateway.models import Item, Money, Order, OrderLinks, Ref, decimal_text, global_order_id
 from gateway.query import SortKey
 
 _HEX_UUID = re.compile(r"^[0-9a-f]{32}$")
@@ -252,13 +252,6 @@ def _money(cost: str | float | None, currency: str) -> Money | None:
     if not amount.is_finite():
         return None
     return Money(amount=decimal_text(amount), currency=currency)
-
-
-def decimal_text(amount: Decimal) -> str:
-    """Plain decimal text with at least two places: ``12.3400000000`` → ``12.34``."""
-    text = format(amount.normalize(), "f")
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 def _extra(ctx: WaldurContext, row: WaldurOrder) -> dict[str, Any]:

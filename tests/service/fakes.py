@@ -71,9 +71,10 @@ class FakeAdapter:
         assert request.page_size <= self.capabilities.max_page_size
         rows = [o for o in self.orders if matches(o, request.filters)]
         if request.sort in self.capabilities.sorts:
-            rows.sort(
-                key=lambda o: o.created_at, reverse=request.sort.descending
-            )  # stable: insertion order on ties
+            # Ties come in the upstream's own order, here the opposite of ours (by id): the
+            # worst case for a walk that resumed inside a run of equal timestamps.
+            rows.sort(key=lambda o: o.id, reverse=not request.sort.descending)
+            rows.sort(key=lambda o: o.created_at, reverse=request.sort.descending)
         page = int(request.position or 1)
         start = (page - 1) * request.page_size
         chunk = rows[start : start + request.page_size]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.adapters.base import Capabilities
 from gateway.cursor import CursorSigner
 from gateway.errors import AllUpstreamsFailedError, InvalidCursorError, InvalidQueryError
 from gateway.merge import matches, order_key, sort_orders
@@ -15,7 +17,14 @@ from gateway.models import Order, Status
 from gateway.principal import Principal
 from gateway.query import OrderQuery, parse_order_query
 from gateway.service import OrderService
-from tests.service.fakes import FakeAdapter, make_order
+from gateway.walk import Mode, plan_for
+from tests.service.fakes import FAKE_CAPABILITIES, FakeAdapter, make_order
+
+# The same fake upstream, seen through the three ways of walking it.
+KEYSET = FAKE_CAPABILITIES
+PAGED = replace(FAKE_CAPABILITIES, filters=frozenset({"status", "customer"}))
+SCAN = replace(FAKE_CAPABILITIES, sorts=frozenset())
+VARIANTS = {"keyset": KEYSET, "paged": PAGED, "scan": SCAN}
 
 EVERYONE = Principal(name="ops", scopes=frozenset({"orders:read"}), providers=None)
 NOW = 1_750_000_000.0
@@ -71,8 +80,9 @@ order_sets = st.lists(
     sort=st.sampled_from(["created_at", "-created_at", "updated_at", "-updated_at"]),
     status=st.sampled_from([None, "pending", "completed"]),
     q=st.sampled_from([None, "alp", "Customer C2"]),
+    variant=st.sampled_from(sorted(VARIANTS)),
 )
-async def test_walk_matches_the_brute_force_oracle(a, b, limit, sort, status, q) -> None:  # type: ignore[no-untyped-def]
+async def test_walk_matches_the_brute_force_oracle(a, b, limit, sort, status, q, variant) -> None:  # type: ignore[no-untyped-def]
     counter = itertools.count()
     adapters = [
         FakeAdapter(
@@ -89,6 +99,7 @@ async def test_walk_matches_the_brute_force_oracle(a, b, limit, sort, status, q)
                 )
                 for sec, st_, cust, nm in rows
             ],
+            capabilities=VARIANTS[variant] if name == "alpha" else KEYSET,
         )
         for name, rows in (("alpha", a), ("beta", b))
     ]
@@ -198,3 +209,31 @@ def test_order_key_breaks_ties_on_id() -> None:
 
     x, y = make_order("a", 1, seconds=5), make_order("a", 2, seconds=5)
     assert order_key(x, SortKey.CREATED_ASC) < order_key(y, SortKey.CREATED_ASC)
+
+
+def test_each_variant_takes_its_walk() -> None:
+    query = parse_order_query([])
+    assert plan_for(FakeAdapter("a", [], capabilities=KEYSET), query).mode is Mode.KEYSET
+    assert plan_for(FakeAdapter("a", [], capabilities=PAGED), query).mode is Mode.PAGED
+    assert plan_for(FakeAdapter("a", [], capabilities=SCAN), query).mode is Mode.SCAN
+
+
+@pytest.mark.parametrize("capabilities", [KEYSET, PAGED], ids=["keyset", "paged"])
+async def test_inserts_and_deletions_between_pages_lose_nothing(capabilities: Capabilities) -> None:
+    adapter = FakeAdapter("w", [make_order("w", n, seconds=n) for n in range(40)], capabilities=capabilities)
+    svc = service(adapter)
+    params = [("limit", "6"), ("sort", "-created_at")]
+    page = await svc.list_orders(EVERYONE, parse_order_query(params))
+    seen = [o.native_id for o in page.data]
+    step = 0
+    while page.next_cursor:
+        step += 1
+        # Between pages: two newer orders arrive, and one already-seen order is deleted.
+        adapter.orders.extend(
+            make_order("w", 1000 + 2 * step + k, seconds=100 + 2 * step + k) for k in range(2)
+        )
+        deleted = next(o for o in adapter.orders if o.native_id == seen[-1])
+        adapter.orders.remove(deleted)
+        page = await svc.list_orders(EVERYONE, parse_order_query([*params, ("cursor", page.next_cursor)]))
+        seen.extend(o.native_id for o in page.data)
+    assert seen == [f"o{n:05d}" for n in range(39, -1, -1)]

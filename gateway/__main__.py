@@ -50,13 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=500, help="orders per simulated upstream")
 
     sim = commands.add_parser("sim", help="one simulated upstream speaking its real API")
-    sim.add_argument("kind", choices=["waldur"])
+    sim.add_argument("kind", choices=["waldur", "ivcap", "arrow"])
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, required=True)
     sim.add_argument("--orders", type=int, default=500)
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--token", help="the credential the simulator requires (printed when not given)")
     sim.add_argument("--latency-ms", type=int, default=0)
+    sim.add_argument("--dialect", choices=["current", "legacy"], help="ivcap only (default: current)")
 
     keys = commands.add_parser("keys", help="API key tools")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -105,13 +106,18 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from gateway.sim.waldur import create_waldur_sim
+    from gateway.sim.registry import SIMULATORS
 
+    kind = SIMULATORS[args.kind]
+    if args.dialect and args.kind != "ivcap":
+        print("gateway: --dialect applies to the ivcap simulator only", file=sys.stderr)
+        return EXIT_CONFIG
     token = args.token or secrets.token_urlsafe(24)
     if not args.token:
-        print(f"simulated waldur requires: Authorization: Token {token}")
-    app = create_waldur_sim(orders=args.orders, seed=args.seed, token=token, latency_ms=args.latency_ms)
-    print(f"simulated waldur on http://{args.host}:{args.port}/api/")
+        print(f"simulated {args.kind} requires: {kind.credential.format(token=token)}")
+    extra = {"dialect": args.dialect or "current"} if args.kind == "ivcap" else {}
+    app = kind.build(orders=args.orders, seed=args.seed, token=token, latency_ms=args.latency_ms, **extra)
+    print(f"simulated {args.kind} on http://{args.host}:{args.port}{kind.base_path}")
     uvicorn.run(app, host=args.host, port=args.port, **_server_options())
     return 0
 
@@ -128,37 +134,42 @@ def _demo(args: argparse.Namespace) -> int:
 
 async def _run_demo(args: argparse.Namespace, gateway_socket: socket.socket) -> None:
     from gateway.app import create_app
-    from gateway.sim.waldur import create_waldur_sim
+    from gateway.sim.registry import SIMULATORS
 
-    tokens = {"waldur": secrets.token_urlsafe(24)}
-    sims = {"waldur": create_waldur_sim(orders=args.orders, seed=1, token=tokens["waldur"])}
-    sim_sockets = {name: _bind("127.0.0.1", 0) for name in sims}
+    tokens = {kind: secrets.token_urlsafe(24) for kind in SIMULATORS}
+    sims = {
+        kind: sim.build(orders=args.orders, seed=1, token=tokens[kind]) for kind, sim in SIMULATORS.items()
+    }
+    sim_sockets = {kind: _bind("127.0.0.1", 0) for kind in sims}
     key, digest = new_key()
     base = f"http://{args.host}:{gateway_socket.getsockname()[1]}"
-    sim_urls = {name: f"http://127.0.0.1:{s.getsockname()[1]}" for name, s in sim_sockets.items()}
+    sim_urls = {
+        kind: f"http://127.0.0.1:{s.getsockname()[1]}{SIMULATORS[kind].base_path}"
+        for kind, s in sim_sockets.items()
+    }
     settings = demo_settings(base, sim_urls, tokens, digest)
-    apps: list[tuple[Any, socket.socket]] = [(app, sim_sockets[name]) for name, app in sims.items()]
+    apps: list[tuple[Any, socket.socket]] = [(app, sim_sockets[kind]) for kind, app in sims.items()]
     apps.append((create_app(settings), gateway_socket))
     servers = [(uvicorn.Server(uvicorn.Config(app, **_server_options())), sock) for app, sock in apps]
-    print(f"Order Gateway demo on {base}")
+    print(f"Order Gateway demo on {base} (simulated {', '.join(sims)})")
     print(f"demo API key (orders:read, orders:write, orders:admin): {key}")
     print(f"try: curl -H 'Authorization: Bearer {key}' '{base}/orders?limit=5'")
     print("Ctrl-C stops it.")
     await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
 
 
+# The config key under which each kind takes its credential.
+CREDENTIAL_KEYS = {"waldur": "token", "ivcap": "token", "arrow": "api_key"}
+
+
 def demo_settings(
     gateway_url: str, sim_urls: dict[str, str], tokens: dict[str, str], key_digest: str
 ) -> Settings:
-    """The demo's configuration: one instance per simulator and one all-scopes key."""
+    """The demo's configuration: one instance per simulator (named after its kind), one key."""
     raw = {
         "providers": {
-            "waldur": {
-                "kind": "waldur",
-                "base_url": f"{sim_urls['waldur']}/api/",
-                "public_url": f"{sim_urls['waldur']}/api/",
-                "token": tokens["waldur"],
-            }
+            kind: {"kind": kind, "base_url": url, "public_url": url, CREDENTIAL_KEYS[kind]: tokens[kind]}
+            for kind, url in sim_urls.items()
         },
         "api_keys": [{"name": DEMO_KEY_NAME, "sha256": key_digest, "scopes": list(SCOPES)}],
         "server": {"public_url": gateway_url},

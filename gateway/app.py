@@ -58,7 +58,7 @@ def create_app(
             on_error=authentication_failed,
         ),
     ]
-    return Starlette(
+    app = Starlette(
         routes=[*orders.ROUTES, *meta.ROUTES],
         middleware=middleware,
         exception_handlers={
@@ -68,6 +68,9 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    # A trailing-slash variant is not another name for a resource: 404, never a redirect.
+    app.router.redirect_slashes = False
+    return app
 
 
 def build_client(settings: Settings) -> httpx.AsyncClient:

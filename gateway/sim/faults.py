@@ -7,7 +7,8 @@ Wrap any simulator with ``Middleware(FaultMiddleware, latency_ms=..., seed=...)`
     DELETE /__sim__/faults                                                   clear it
 
 A plan has effects — ``latency_ms`` (delay, then carry on), and at most one of ``status``
-(a DRF-shaped error, with ``Retry-After`` when ``retry_after`` is given), ``malformed``
+(an error body — DRF-shaped unless the simulator passes its own ``failure_body`` — with
+``Retry-After`` when ``retry_after`` is given), ``malformed``
 (200 with invalid JSON) or ``drop`` (headers promising a body, part of it, then the
 connection closes) — and a reach: ``count`` matching requests (default 1), or each with
 probability ``rate`` drawn from its own ``random.Random(seed)``; ``path`` restricts it to
@@ -123,10 +124,12 @@ class FaultMiddleware:
         latency_ms: int = 0,
         seed: int = 0,
         controller: FaultController | None = None,
+        failure_body: bytes = FAILURE_BODY,
     ) -> None:
         self.app = app
         self.latency_ms = latency_ms
         self.controller = controller if controller is not None else FaultController(seed=seed)
+        self.failure_body = failure_body  # the body of a `status` fault, in the upstream's error shape
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -149,7 +152,7 @@ class FaultMiddleware:
             await asyncio.sleep(plan.latency_ms / 1000)
         if plan.status is not None:
             extra = [] if plan.retry_after is None else [(b"retry-after", b"%d" % plan.retry_after)]
-            await _answer(send, plan.status, FAILURE_BODY, extra)
+            await _answer(send, plan.status, self.failure_body, extra)
         elif plan.malformed:
             await _answer(send, 200, MALFORMED_BODY)
         elif plan.drop:

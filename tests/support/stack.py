@@ -39,6 +39,7 @@ def gateway_settings(providers: dict[str, dict[str, Any]], **extra: Any) -> Sett
             {"name": name, "sha256": hashlib.sha256(key.encode()).hexdigest(), "scopes": scopes}
             | ({"providers": allowed} if allowed else {})
             for name, (key, scopes, allowed) in KEYS.items()
+            if allowed is None or set(allowed) <= providers.keys()
         ],
         "cursor": {"secret": "cursor-secret-for-tests"},
     }

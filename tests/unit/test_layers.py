@@ -21,6 +21,8 @@ RANKS = {
     "gateway.merge": 3,
     "gateway.adapters.base": 4,
     "gateway.adapters.waldur": 5,
+    "gateway.adapters.arrow": 5,
+    "gateway.adapters.ivcap": 5,
     "gateway.adapters.registry": 6,
     "gateway.fanout": 7,
     "gateway.walk": 7,

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -158,26 +159,65 @@ def test_keys_new_prints_a_key_and_its_stanza() -> None:
     assert bad.returncode == 2
 
 
-def test_sim_prints_its_token_and_speaks_waldur() -> None:
+@pytest.mark.parametrize(
+    ("argv", "header", "path", "count"),
+    [
+        (
+            ["waldur"],
+            "Authorization: Token",
+            "/api/marketplace-orders/",
+            lambda r: int(r.headers["x-result-count"]),
+        ),
+        (["ivcap"], "Authorization: Bearer", "/1/orders?limit=50", lambda r: len(r.json()["items"])),
+        (
+            ["ivcap", "--dialect", "legacy"],
+            "Authorization: Bearer",
+            "/1/orders?limit=50",
+            lambda r: len(r.json()["orders"]),
+        ),
+        (
+            ["arrow"],
+            "apiKey:",
+            "/index.php/api/orders?per_page=50",
+            lambda r: r.json()["pagination"]["total"],
+        ),
+    ],
+    ids=["waldur", "ivcap", "ivcap-legacy", "arrow"],
+)
+def test_sim_prints_its_credential_and_speaks_its_api(
+    argv: list[str], header: str, path: str, count: Callable[[httpx.Response], int]
+) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [*GATEWAY, "sim", "waldur", "--port", str(port), "--orders", "12"],
+        [*GATEWAY, "sim", *argv, "--port", str(port), "--orders", "12"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     try:
-        token = read_until(process, r"Authorization: Token (\S+)").group(1)
-        read_until(process, r"simulated waldur on")
-        url = f"http://127.0.0.1:{port}/api/marketplace-orders/"
+        token = read_until(process, re.escape(header) + r" (\S+)").group(1)
+        read_until(process, rf"simulated {argv[0]} on")
+        name, _, prefix = header.partition(":")
+        headers = {name: f"{prefix.strip()} {token}".strip()}
+        url = f"http://127.0.0.1:{port}{path}"
         for _ in range(100):
             try:
-                response = httpx.get(url, headers={"Authorization": f"Token {token}"})
+                response = httpx.get(url, headers=headers)
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
-        assert response.status_code == 200 and response.headers["x-result-count"] == "12"
+        assert response.status_code == 200 and count(response) == 12
         assert httpx.get(url).status_code == 401
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=15)
         assert process.stdout is not None
         process.stdout.close()
+
+
+def test_dialect_is_refused_for_other_kinds() -> None:
+    result = subprocess.run(
+        [*GATEWAY, "sim", "waldur", "--port", "9", "--dialect", "legacy"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "ivcap" in result.stderr

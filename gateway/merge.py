@@ -30,6 +30,13 @@ def comes_after(key: OrderKey, position: OrderKey | None, sort: SortKey) -> bool
     return key < position if sort.descending else key > position
 
 
+def later(a: OrderKey | None, b: OrderKey | None, sort: SortKey) -> OrderKey | None:
+    """Whichever of two positions lies further along the walking direction."""
+    if a is None or b is None:
+        return a if b is None else b
+    return b if comes_after(b, a, sort) else a
+
+
 def sort_orders(orders: Iterable[Order], sort: SortKey) -> list[Order]:
     return sorted(orders, key=lambda o: order_key(o, sort), reverse=sort.descending)
 

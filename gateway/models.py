@@ -127,6 +127,9 @@ class ProviderReport(_Frozen):
     error: ProblemBody | None = None
     filters_pushed_down: tuple[str, ...] = ()
     filters_applied_locally: tuple[str, ...] = ()
+    # True when this instance used all the upstream calls one page may make, so the page
+    # ended early (short, never lossy: the cursor resumes there).
+    call_limit_reached: bool = False
 
 
 class OrderPage(_Frozen):

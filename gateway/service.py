@@ -78,7 +78,8 @@ class OrderService:
                 "No provider could answer.",
                 all_timed_out=all(isinstance(e, UpstreamTimeoutError) for e in failures),
             )
-        next_positions = {name: w.next_position() for name, w in walks.items()}
+        merged_to = order_key(page[-1], query.sort) if page else None
+        next_positions = {name: w.next_position(merged_to) for name, w in walks.items()}
         done = {name: DONE for name in adapters if name not in walks}
         has_more = any(p != DONE for p in next_positions.values())
         cursor = None
@@ -130,7 +131,10 @@ class OrderService:
         while len(page) < query.limit:
             dry = [w for w in walks.values() if w.needs_fetch()]
             if dry:
-                if any(w.calls >= MAX_CALLS_PER_INSTANCE for w in dry):
+                spent = [w for w in dry if w.calls >= MAX_CALLS_PER_INSTANCE]
+                if spent:
+                    for walk in spent:
+                        walk.call_limit_reached = True
                     break
                 remaining = deadline - time.monotonic()
                 outcomes = await fan_out({w.adapter.instance: w.fetch for w in dry}, max(remaining, 0.001))

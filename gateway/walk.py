@@ -24,7 +24,7 @@ from typing import Any
 
 from gateway.adapters.base import ListRequest, ProviderAdapter
 from gateway.errors import GatewayError, InvalidCursorError, ScanLimitError
-from gateway.merge import OrderKey, comes_after, complete_prefix, matches, order_key, sort_orders
+from gateway.merge import OrderKey, comes_after, complete_prefix, later, matches, order_key, sort_orders
 from gateway.models import Order, ProblemBody, ProviderReport
 from gateway.query import Filters, OrderQuery, SortKey
 
@@ -128,6 +128,7 @@ class Walk:
     ms: int = 0
     emitted: OrderKey | None = None
     error: GatewayError | None = None
+    call_limit_reached: bool = False
     frontier: OrderKey | None = None  # keyset: fetched (buffered or emitted) up to here
     carry: list[Order] = field(default_factory=list)  # paged: trailing run held back
     tokens: list[str | None] = field(default_factory=list)  # paged: page tokens read, in order
@@ -246,15 +247,24 @@ class Walk:
     def needs_fetch(self) -> bool:
         return self.error is None and not self.buffer and self.upstream_more
 
-    def next_position(self) -> Any:
-        """Where the next page resumes this instance: every match up to there was emitted."""
+    def next_position(self, merged_to: OrderKey | None) -> Any:
+        """Where the next page resumes this instance: every match up to there was emitted.
+
+        ``merged_to`` is the last order of the whole page. A healthy instance holds nothing
+        unemitted before it (the merge always takes the earliest head), so it resumes no
+        earlier: orders created meanwhile before that point are not slipped in out of order.
+        A failed instance resumes where it stood, so nothing it holds is skipped.
+        """
         after = self.emitted or self.start.after
+        if self.error is None:
+            after = later(after, merged_to, self.sort)
         if self.plan.mode is Mode.PAGED:
             return self._next_paged_position(after)
         if self.error is not None or self.buffer:
             return Position(after, None).encode()
         if self.upstream_more:
-            return Position(self.frontier if self.plan.mode is Mode.KEYSET else after, None).encode()
+            resume = later(self.frontier, after, self.sort) if self.plan.mode is Mode.KEYSET else after
+            return Position(resume, None).encode()
         return DONE
 
     def _next_paged_position(self, after: OrderKey | None) -> Any:
@@ -287,6 +297,7 @@ class Walk:
             ms=self.ms,
             filters_pushed_down=self.plan.pushed_names,
             filters_applied_locally=self.plan.local_names,
+            call_limit_reached=self.call_limit_reached,
         )
 
 

@@ -1,4 +1,4 @@
-"""Order endpoints: ``GET /orders`` and ``GET /orders/{id}``."""
+"""Order endpoints: ``GET /orders``, ``GET /orders/statuses`` and ``GET /orders/{id}``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.adapters.registry import STATUS_TABLES
 from gateway.auth import require_scope
-from gateway.models import OrderPage
+from gateway.models import OrderPage, Status
 from gateway.query import parse_order_query, parse_query_string
 from gateway.routes.rendering import json_response
 from gateway.service import OrderService
@@ -34,6 +35,28 @@ async def get_order(request: Request) -> Response:
     return json_response(order)
 
 
+async def list_statuses(request: Request) -> Response:
+    """The normalised statuses and, per upstream vocabulary, the states behind each one."""
+    require_scope(request, "orders:read")
+    return json_response(
+        {
+            "statuses": [status.value for status in Status],
+            "vocabularies": {
+                name: {
+                    "mapping": {
+                        status.value: sorted(
+                            state for state, mapped in table.states.items() if mapped is status
+                        )
+                        for status in Status
+                    },
+                    "fallback": table.fallback.value,
+                }
+                for name, table in STATUS_TABLES.items()
+            },
+        }
+    )
+
+
 def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage) -> Response:
     headers: dict[str, str] = {}
     if page.next_cursor is not None:
@@ -46,5 +69,6 @@ def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage)
 
 ROUTES = [
     Route("/orders", list_orders, methods=["GET"]),
+    Route("/orders/statuses", list_statuses, methods=["GET"]),
     Route("/orders/{order_id}", get_order, methods=["GET"]),
 ]

@@ -185,3 +185,28 @@ async def test_cursor_from_another_query_or_key_is_400(deployment: Deployment) -
     for response in (other_query, other_key, forged):
         assert response.status_code == 400
         assert response.json()["type"] == "https://errors.order-gateway.dev/invalid-cursor"
+
+
+async def test_statuses_lists_each_vocabulary_as_the_code_maps_it(deployment: Deployment) -> None:
+    from gateway.adapters.arrow.states import arrow_status
+    from gateway.adapters.waldur.states import waldur_status
+
+    response = await deployment.client.get("/orders/statuses", headers=auth("reader"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["statuses"] == ["pending", "in_progress", "completed", "failed", "cancelled", "rejected"]
+    assert set(body["vocabularies"]) == {"waldur", "ivcap", "ivcap-legacy", "arrow"}
+    waldur = body["vocabularies"]["waldur"]
+    assert waldur["mapping"]["pending"] == [
+        "pending-consumer",
+        "pending-project",
+        "pending-provider",
+        "pending-start-date",
+    ]
+    assert waldur["fallback"] == "pending"
+    for status, states in waldur["mapping"].items():
+        assert all(waldur_status(state).value == status for state in states)
+    for status, states in body["vocabularies"]["arrow"]["mapping"].items():
+        assert all(arrow_status(state).value == status for state in states)
+    assert body["vocabularies"]["ivcap-legacy"]["mapping"]["completed"] == ["finished"]
+    assert (await deployment.client.get("/orders/statuses")).status_code == 401

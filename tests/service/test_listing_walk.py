@@ -237,3 +237,45 @@ async def test_inserts_and_deletions_between_pages_lose_nothing(capabilities: Ca
         page = await svc.list_orders(EVERYONE, parse_order_query([*params, ("cursor", page.next_cursor)]))
         seen.extend(o.native_id for o in page.data)
     assert seen == [f"o{n:05d}" for n in range(39, -1, -1)]
+
+
+async def test_a_page_cut_short_by_the_call_limit_says_so_and_loses_nothing() -> None:
+    # Only every 40th order matches a filter the upstream cannot apply: filling a page of 5
+    # needs more upstream pages (of 7) than one request may read.
+    orders = [make_order("w", n, seconds=n, name="needle" if n % 40 == 0 else "hay") for n in range(400)]
+    adapter = FakeAdapter("w", orders)
+    svc = service(adapter)
+    params = [("limit", "5"), ("q", "needle"), ("sort", "created_at")]
+    page = await svc.list_orders(EVERYONE, parse_order_query(params))
+    assert len(page.data) < 5 and page.has_more
+    assert page.providers["w"].call_limit_reached
+    assert len(adapter.calls) == 5
+    seen = list(page.data)
+    while page.next_cursor:
+        page = await svc.list_orders(EVERYONE, parse_order_query([*params, ("cursor", page.next_cursor)]))
+        seen.extend(page.data)
+    assert [o.native_id for o in seen] == [f"o{n:05d}" for n in range(0, 400, 40)]
+
+
+@pytest.mark.parametrize("capabilities", [KEYSET, PAGED], ids=["keyset", "paged"])
+async def test_page_500_costs_no_more_upstream_calls_than_page_2(capabilities: Capabilities) -> None:
+    adapters = [
+        FakeAdapter(
+            name, [make_order(name, n, seconds=n * 3 + k) for n in range(1700)], capabilities=capabilities
+        )
+        for k, name in enumerate(("a", "b", "c"))
+    ]
+    svc = service(*adapters)
+    params = [("limit", "10")]
+    cursor: str | None = None
+    calls_per_page: list[int] = []
+    for _ in range(500):
+        before = sum(len(a.calls) for a in adapters)
+        page = await svc.list_orders(
+            EVERYONE, parse_order_query(params + ([("cursor", cursor)] if cursor else []))
+        )
+        calls_per_page.append(sum(len(a.calls) for a in adapters) - before)
+        cursor = page.next_cursor
+        assert cursor is not None
+    assert calls_per_page[499] <= calls_per_page[1]
+    assert max(calls_per_page[1:]) <= calls_per_page[1]

@@ -31,6 +31,7 @@ from gateway.query import Filters, OrderQuery, SortKey
 ONE_MICROSECOND = timedelta(microseconds=1)
 MAX_SCAN_CALLS = 20  # upstream pages one fetch may read (scan, or one long run of a timestamp)
 DONE = "done"
+MIN_PAGED_SIZE = 20
 FILTER_NAMES = ("status", "provider_status", "customer", "service", "created_after", "created_before",
                 "updated_after", "q")  # fmt: skip
 _SET_FILTERS = {"status": "statuses", "provider_status": "provider_statuses"}
@@ -95,23 +96,26 @@ class Position:
 
     after: OrderKey | None = None
     page: str | None = None
+    size: int | None = None  # page tokens are only valid with the page size they came from
 
     def encode(self) -> dict[str, Any]:
         after = None if self.after is None else [self.after[0].isoformat(), self.after[1]]
-        return {"after": after, "page": self.page}
+        return {"after": after, "page": self.page, "size": self.size}
 
     @classmethod
     def decode(cls, value: Any) -> Position:
         try:
-            after, page = value["after"], value["page"]
+            after, page, size = value["after"], value["page"], value["size"]
             key = None if after is None else (datetime.fromisoformat(after[0]), str(after[1]))
             if key is not None and key[0].tzinfo is None:
                 raise ValueError("naive")
             if page is not None and not isinstance(page, str):
                 raise TypeError("page")
+            if size is not None and (not isinstance(size, int) or size < 1):
+                raise TypeError("size")
         except (TypeError, ValueError, KeyError, IndexError):
             raise InvalidCursorError("The cursor is malformed.") from None
-        return cls(after=key, page=page)
+        return cls(after=key, page=page, size=size)
 
 
 @dataclass(slots=True)
@@ -143,6 +147,17 @@ class Walk:
     @property
     def sort(self) -> SortKey:
         return self.query.sort
+
+    @property
+    def page_size(self) -> int:
+        """Paged walks keep one page size for the whole walk (the cursor carries it): about a
+        page of ours, or the largest when local filters will drop orders."""
+        if self.start.size is not None:
+            return min(self.start.size, self.adapter.capabilities.max_page_size)
+        largest = self.adapter.capabilities.max_page_size
+        # Not too small either: deleting more orders than a page holds between two requests
+        # is what could make the re-read page miss one.
+        return largest if self.plan.local_names else min(largest, max(self.query.limit + 1, MIN_PAGED_SIZE))
 
     def take(self) -> Order:
         """The next order of this instance's buffer, marked as emitted."""
@@ -204,7 +219,7 @@ class Walk:
         """Read the next upstream page; hold back its trailing run until the next shows its end."""
         sort = self.sort
         token = self.next_token
-        chunk = await self._list(self.plan.pushed, self.adapter.capabilities.max_page_size, token)
+        chunk = await self._list(self.plan.pushed, self.page_size, token)
         index = len(self.tokens)
         self.tokens.append(token)
         fresh = [
@@ -272,13 +287,13 @@ class Walk:
         if not remaining and not self.upstream_more and self.error is None:
             return DONE
         if not self.tokens:  # nothing read in this request: resume as we came
-            return Position(after, self.start.page).encode()
+            return Position(after, self.start.page, self.page_size).encode()
         # Re-read the page of the last order emitted (or of the first one still waiting):
         # upstream deletions before it shift later orders onto it.
         candidates = remaining + ([self.emitted_page] if self.emitted_page is not None else [])
         if candidates:
-            return Position(after, self.tokens[min(candidates)]).encode()
-        return Position(after, self.next_token).encode()
+            return Position(after, self.tokens[min(candidates)], self.page_size).encode()
+        return Position(after, self.next_token, self.page_size).encode()
 
     def _unemitted(self) -> Iterable[Order]:
         yield from self.buffer

@@ -28,7 +28,9 @@ def running_server(
     The socket is bound before the server starts, so the port is known at once and never
     raced for; the context returns only after the server has stopped and its thread ended.
     """
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only then; without
+    # it small answers stall ~40 ms on Nagle's algorithm and delayed ACKs.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]

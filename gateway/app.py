@@ -18,6 +18,7 @@ from gateway.adapters.registry import ADAPTERS
 from gateway.auth import ApiKeyBackend, KeyRing
 from gateway.cursor import CursorSigner
 from gateway.errors import GatewayError
+from gateway.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from gateway.middleware.request_id import RequestIdMiddleware
 from gateway.problems import (
     authentication_failed,
@@ -25,7 +26,7 @@ from gateway.problems import (
     handle_http_exception,
     handle_unexpected,
 )
-from gateway.routes import meta, orders
+from gateway.routes import meta, orders, writes
 from gateway.service import OrderService
 from gateway.settings import Settings
 
@@ -48,6 +49,9 @@ def create_app(
             if shared is None:
                 shared = await stack.enter_async_context(build_client(settings))
             app.state.orders = build_service(settings, shared, clock or time.time)
+            app.state.idempotency = build_idempotency_store(settings)
+            stack.push_async_callback(app.state.idempotency.close)
+            app.state.idempotency_ttl_s = settings.idempotency.ttl_s
             yield
 
     middleware = [
@@ -59,7 +63,7 @@ def create_app(
         ),
     ]
     app = Starlette(
-        routes=[*orders.ROUTES, *meta.ROUTES],
+        routes=[*orders.ROUTES, *writes.ROUTES, *meta.ROUTES],
         middleware=middleware,
         exception_handlers={
             GatewayError: handle_gateway_error,
@@ -84,6 +88,13 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
             transport=AiohttpTransport(limits=limits, trust_env=False), timeout=timeout, trust_env=False
         )
     return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+
+
+def build_idempotency_store(settings: Settings) -> IdempotencyStore:
+    """Idempotency records in memory (one replica) or in the shared Redis (several)."""
+    if settings.cache.backend == "redis" and settings.cache.url:
+        return RedisIdempotencyStore(settings.cache.url)
+    return MemoryIdempotencyStore()
 
 
 def build_service(settings: Settings, client: httpx.AsyncClient, clock: Callable[[], float]) -> OrderService:

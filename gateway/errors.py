@@ -6,6 +6,9 @@
     ├── ClientError
     │   ├── InvalidQueryError         400 invalid-query
     │   ├── InvalidCursorError        400 invalid-cursor
+    │   ├── InvalidBodyError          400 invalid-body           (not JSON, bad Idempotency-Key)
+    │   ├── PayloadTooLargeError      413 payload-too-large
+    │   ├── UnsupportedMediaTypeError 415 unsupported-media-type
     │   ├── ValidationFailedError     422 validation-failed      (+ errors: field list)
     │   ├── NotAuthenticatedError     401 not-authenticated
     │   ├── ForbiddenError            403 missing-scope
@@ -14,13 +17,15 @@
     │   ├── MethodNotAllowedError     405 method-not-allowed
     │   ├── ActionNotAllowedError     409 action-not-allowed
     │   ├── UnsupportedActionError    422 unsupported-action
-    │   ├── IdempotencyConflictError  409 / 422
+    │   ├── IdempotencyConflictError  422 idempotency-key-reused
+    │   │   └── RequestInProgressError    409 request-in-progress
     │   └── RateLimitedError          429 rate-limited           (+ Retry-After)
     └── UpstreamError                 502 upstream-error         (+ provider, upstream_status)
         ├── UpstreamAuthError         502 upstream-auth          (never 401 to our caller)
         ├── UpstreamUnreachableError  502 upstream-unreachable   (refused, reset, dropped)
     ├── UpstreamBadResponseError  502 upstream-bad-response
         ├── UpstreamTimeoutError      504 upstream-timeout
+    │   └── OutcomeUncertainError     504 upstream-timeout       (+ outcome: "uncertain")
         ├── CircuitOpenError          503 circuit-open           (+ Retry-After)
     ├── ScanLimitError            502 scan-limit             (sort needs a longer upstream scan)
         └── AllUpstreamsFailedError   502 / 504
@@ -96,6 +101,30 @@ class InvalidCursorError(ClientError):
     title = "Invalid cursor"
 
 
+class InvalidBodyError(ClientError):
+    """The request body (or a header that qualifies it) cannot be read at all."""
+
+    status = 400
+    type = "invalid-body"
+    title = "Invalid request body"
+
+
+class PayloadTooLargeError(ClientError):
+    """The body is larger than the gateway accepts."""
+
+    status = 413
+    type = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaTypeError(ClientError):
+    """The body is not in a media type this endpoint reads."""
+
+    status = 415
+    type = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class ValidationFailedError(ClientError):
     """A request body failed validation; ``errors`` lists each field path and message."""
 
@@ -167,19 +196,19 @@ class UnsupportedActionError(ClientError):
 
 
 class IdempotencyConflictError(ClientError):
-    """An ``Idempotency-Key`` is in flight (409) or was used with another body (422)."""
+    """An ``Idempotency-Key`` was used before with another request (422)."""
+
+    status = 422
+    type = "idempotency-key-reused"
+    title = "Idempotency key reused with another request"
+
+
+class RequestInProgressError(IdempotencyConflictError):
+    """The first request with this ``Idempotency-Key`` is still being processed (409)."""
 
     status = 409
-    type = "idempotency-conflict"
-    title = "Idempotency conflict"
-
-    def __init__(self, detail: str, *, in_flight: bool) -> None:
-        super().__init__(detail)
-        self.in_flight = in_flight
-
-    @property
-    def status_code(self) -> int:
-        return 409 if self.in_flight else 422
+    type = "request-in-progress"
+    title = "Request in progress"
 
 
 class RateLimitedError(ClientError):
@@ -248,6 +277,15 @@ class UpstreamTimeoutError(UpstreamError):
     status = 504
     type = "upstream-timeout"
     title = "Upstream timed out"
+
+
+class OutcomeUncertainError(UpstreamTimeoutError):
+    """A create timed out after the upstream may have accepted it: retry with the same
+    Idempotency-Key, and the gateway looks the order up before creating again."""
+
+    def __init__(self, detail: str, *, provider: str | None = None) -> None:
+        super().__init__(detail, provider=provider)
+        self.extensions["outcome"] = "uncertain"
 
 
 class CircuitOpenError(UpstreamError):

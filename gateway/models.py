@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 ProviderKind = Literal["waldur", "ivcap", "arrow"]
 
@@ -147,3 +147,17 @@ class Health(_Frozen):
     status: Literal["ok", "error"]
     ms: int
     error: str | None = None
+
+
+class CreateOrderBody(BaseModel):
+    """The ``POST /orders`` body (API.md §6); the adapter validates the kind-specific rest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(default=None, max_length=255)
+    service: str | None = Field(default=None, max_length=255)
+    customer: str | None = Field(default=None, max_length=255)
+    items: tuple[dict[str, Any], ...] = Field(default=(), max_length=200)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    provider_options: dict[str, Any] = Field(default_factory=dict)

@@ -4,23 +4,44 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from gateway.adapters.base import ProviderAdapter
+from gateway.adapters.base import GENERIC_ACTIONS, ActionOutcome, Capabilities, OrderDraft, ProviderAdapter
 from gateway.cursor import CursorSigner, CursorState
 from gateway.errors import (
     AllUpstreamsFailedError,
+    ForbiddenError,
     InvalidQueryError,
     OrderNotFoundError,
+    OutcomeUncertainError,
+    UnsupportedActionError,
     UpstreamTimeoutError,
+    ValidationFailedError,
 )
 from gateway.fanout import fan_out
 from gateway.merge import order_key
-from gateway.models import Health, Order, OrderPage, ProviderReport, split_order_id
+from gateway.models import CreateOrderBody, Health, Order, OrderPage, ProviderReport, split_order_id
 from gateway.principal import Principal
 from gateway.query import OrderQuery
 from gateway.walk import DONE, Position, Walk, plan_for
 
 MAX_CALLS_PER_INSTANCE = 5  # upstream calls one page may make at one instance to fill itself
+READ_ONLY_GENERIC = frozenset({"offering", "history"})
+
+
+def action_scope(capabilities: Capabilities, action: str) -> str:
+    """The scope an action needs: admin for staff actions, read for look-ups, else write."""
+    if action in capabilities.admin_actions:
+        return "orders:admin"
+    if action in capabilities.read_actions or action in READ_ONLY_GENERIC:
+        return "orders:read"
+    return "orders:write"
+
+
+def for_caller(order: Order, principal: Principal, adapter: ProviderAdapter) -> Order:
+    """The order with ``actions`` narrowed to what this caller's scopes allow."""
+    allowed = tuple(a for a in order.actions if action_scope(adapter.capabilities, a) in principal.scopes)
+    return order if allowed == order.actions else order.model_copy(update={"actions": allowed})
 
 
 class OrderService:
@@ -43,13 +64,69 @@ class OrderService:
         """The instances this caller may use; the others do not exist for it."""
         return {name: a for name, a in self._adapters.items() if principal.can_see(name)}
 
-    async def get_order(self, principal: Principal, order_id: str) -> Order:
-        """One order by global id; 404 for unknown ids and for instances the caller may not see."""
+    def _resolve(self, principal: Principal, order_id: str) -> tuple[ProviderAdapter, str]:
         parts = split_order_id(order_id)
         adapter = self.visible(principal).get(parts[0]) if parts else None
         if parts is None or adapter is None:
             raise OrderNotFoundError("No such order.")
-        return await adapter.get_order(parts[1])
+        return adapter, parts[1]
+
+    async def get_order(self, principal: Principal, order_id: str) -> Order:
+        """One order by global id; 404 for unknown ids and for instances the caller may not see."""
+        adapter, native_id = self._resolve(principal, order_id)
+        return for_caller(await adapter.get_order(native_id), principal, adapter)
+
+    async def create_order(
+        self, principal: Principal, body: CreateOrderBody, *, marker: str, recover: bool
+    ) -> Order:
+        """Create an order at one instance. With ``recover`` (a retry after an uncertain
+        create) the order that create may have made is looked up first, by its marker."""
+        adapter = self.visible(principal).get(body.provider)
+        if adapter is None:
+            raise ValidationFailedError(
+                "Unknown provider.",
+                errors=[{"loc": ["body", "provider"], "msg": "no such provider instance"}],
+            )
+        if not adapter.capabilities.can_create:
+            raise UnsupportedActionError(f"Orders cannot be created at {adapter.kind} instances.")
+        draft = OrderDraft(
+            name=body.name,
+            service=body.service,
+            customer=body.customer,
+            items=body.items,
+            parameters=body.parameters,
+            provider_options=body.provider_options,
+            marker=marker,
+        )
+        if recover:
+            found = await adapter.find_created(draft)
+            if found is not None:
+                return for_caller(found, principal, adapter)
+        try:
+            created = await adapter.create_order(draft)
+        except UpstreamTimeoutError as exc:
+            raise OutcomeUncertainError(
+                "The provider did not confirm the order in time; it may exist. Retry with the same "
+                "Idempotency-Key to find it rather than create another.",
+                provider=adapter.instance,
+            ) from exc
+        return for_caller(created, principal, adapter)
+
+    async def perform(
+        self, principal: Principal, order_id: str, action: str, payload: Mapping[str, Any]
+    ) -> ActionOutcome:
+        """Run an action on an order: 404 when hidden, 403 without its scope, 422 when the
+        kind has no such action; the adapter answers 409 when the state forbids it."""
+        adapter, native_id = self._resolve(principal, order_id)
+        scope = action_scope(adapter.capabilities, action)
+        if scope not in principal.scopes:
+            raise ForbiddenError(f"'{action}' needs the '{scope}' scope.")
+        if action not in GENERIC_ACTIONS and action not in adapter.capabilities.actions:
+            raise UnsupportedActionError(f"{adapter.kind} orders have no '{action}' action.")
+        outcome = await adapter.perform(native_id, action, payload)
+        if outcome.order is None:
+            return outcome
+        return ActionOutcome(order=for_caller(outcome.order, principal, adapter), resource=outcome.resource)
 
     async def health(self, principal: Principal | None) -> dict[str, Health]:
         """Each instance's reachability (all instances when ``principal`` is None)."""
@@ -93,7 +170,7 @@ class OrderService:
                 )
             )
         return OrderPage(
-            data=tuple(page),
+            data=tuple(for_caller(o, principal, adapters[o.provider]) for o in page),
             next_cursor=cursor,
             has_more=has_more,
             providers={name: w.report() for name, w in walks.items()}

@@ -103,8 +103,21 @@ class ApiKeySettings(_Strict):
 
 
 class CacheSettings(_Strict):
+    """Where shared state lives: this process's memory, or one Redis for every replica
+    (idempotency records today; the read cache and rate limits use the same choice)."""
+
     backend: Literal["memory", "redis"] = "memory"
-    url: str | None = None
+    url: str | None = Field(default=None, pattern=r"^rediss?://")
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> CacheSettings:
+        if self.backend == "redis" and not self.url:
+            raise ValueError("cache.url: required when backend is redis")
+        return self
+
+
+class IdempotencySettings(_Strict):
+    ttl_s: int = Field(default=86_400, ge=60, le=7 * 86_400)  # how long answers are replayed
 
 
 class CursorSettings(_Strict):
@@ -129,6 +142,7 @@ class Settings(_Strict):
     providers: dict[Annotated[str, Field(pattern=INSTANCE_NAME)], ProviderSettings] = Field(min_length=1)
     api_keys: tuple[ApiKeySettings, ...] = ()
     cache: CacheSettings = CacheSettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
     cursor: CursorSettings = CursorSettings()
     server: ServerSettings = ServerSettings()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -38,6 +38,49 @@ class Capabilities:
     # Pushed down only to narrow the answer (e.g. a date where we asked for a time): the
     # gateway applies these again itself.
     inexact_filters: frozenset[FilterName] = frozenset()
+    # Of `actions`: those that need `orders:admin`, and those that only read (`orders:read`);
+    # every other action needs `orders:write`.
+    admin_actions: frozenset[str] = frozenset()
+    read_actions: frozenset[str] = frozenset()
+
+
+# The generic actions, reached at their own endpoints rather than /actions/{name}:
+# POST /orders/{id}/cancel|approve|reject, DELETE /orders/{id}, GET /orders/{id}/offering|history.
+GENERIC_ACTIONS = frozenset({"cancel", "approve", "reject", "delete", "offering", "history"})
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file a caller sent with an action (multipart part or base64 field)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDraft:
+    """A validated ``POST /orders`` body (API.md §6), kind-neutral; each adapter maps and
+    validates what it needs (ValidationFailedError with field paths) before any upstream call."""
+
+    name: str | None
+    service: str | None
+    customer: str | None
+    items: tuple[Mapping[str, Any], ...]
+    parameters: Mapping[str, Any]
+    provider_options: Mapping[str, Any]
+    # A unique token the gateway asks the upstream to keep on the order (name, tag, slug or
+    # PO number, per kind), so that after an uncertain create it can be found again.
+    marker: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """What an action gives back: the order afterwards (None when it is gone), and/or the
+    sub-resource a read-like action returns (history, metadata, offering...), JSON-able."""
+
+    order: Order | None
+    resource: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +118,20 @@ class ProviderAdapter(Protocol):
 
     async def check_health(self) -> Health:
         """Whether the upstream answers with our credentials (never raises)."""
+        ...
+
+    async def create_order(self, draft: OrderDraft) -> Order:
+        """Create one order; UnsupportedActionError where the kind cannot create."""
+        ...
+
+    async def find_created(self, draft: OrderDraft) -> Order | None:
+        """The order an earlier, uncertain create of ``draft`` made, found by its marker."""
+        ...
+
+    async def perform(self, native_id: str, action: str, payload: Mapping[str, Any]) -> ActionOutcome:
+        """Run a generic or provider-specific action. Wrong state → ActionNotAllowedError (409);
+        impossible for this kind or order → UnsupportedActionError (422); bad payload →
+        ValidationFailedError (422), raised before any upstream call."""
         ...
 
 

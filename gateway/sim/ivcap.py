@@ -6,7 +6,8 @@
 - ``GET /1/orders`` — filtered, ordered list paged by opaque ``page`` tokens (§5);
 - ``POST /1/orders`` — create, answering 200 with the new order (§4);
 - ``GET /1/orders/{id}`` with the id percent-encoded (§2), ``.../products``, ``.../metadata``;
-- ``GET``/``POST /1/aspects`` and ``GET /1/aspects/{id}`` — order metadata (`ivcap_aspects`).
+- ``GET``/``POST /1/aspects`` and ``GET /1/aspects/{id}`` — order metadata (`ivcap_aspects`);
+- ``GET /1/services/{id}`` — one service (`ivcap_services`).
 
 The ``legacy`` dialect serves the older shape of §9 at the same paths (`ivcap_legacy`).
 Every API path wants ``Authorization: Bearer <token>`` (§1); the app is wrapped in
@@ -83,6 +84,7 @@ from gateway.sim.ivcap_http import (
 )
 from gateway.sim.ivcap_legacy import legacy_routes
 from gateway.sim.ivcap_seed import build_ivcap_store
+from gateway.sim.ivcap_services import ServiceApi
 
 FILTER_FIELDS = {
     "name": "name",
@@ -116,6 +118,7 @@ def create_ivcap_sim(
         routes = legacy_routes(store, token=token, clock=clock)
     else:
         api, aspects = IvcapApi(store, clock=clock), AspectApi(store, clock=clock)
+        services = ServiceApi(store)
         routes = [
             Route("/1/orders", guarded(token, api.list_orders), methods=["GET"]),
             Route("/1/orders", guarded(token, api.create_order), methods=["POST"]),
@@ -123,6 +126,7 @@ def create_ivcap_sim(
             Route("/1/aspects", guarded(token, aspects.list_aspects), methods=["GET"]),
             Route("/1/aspects", guarded(token, aspects.create_aspect), methods=["POST"]),
             Route("/1/aspects/{rest:path}", guarded(token, aspects.read_aspect), methods=["GET"]),
+            Route("/1/services/{rest:path}", guarded(token, services.read_service), methods=["GET"]),
         ]
     middleware = [
         Middleware(FaultMiddleware, latency_ms=latency_ms, controller=faults, failure_body=FAILURE_BODY)

@@ -4,23 +4,30 @@
 
 - ``GET``/``HEAD /api/marketplace-orders/`` — filtered (§5), ordered, page-number
   paginated list: bare JSON array, ``X-Result-Count`` and ``Link`` headers;
+- ``POST /api/marketplace-orders/`` — create (§4), 201 with the new ``pending-consumer`` order;
 - ``GET /api/marketplace-orders/{uuid}/`` — one order (hex or dashed uuid);
+  ``DELETE`` — delete a pending order (204);
+- ``POST /api/marketplace-orders/{uuid}/{action}/`` — ``approve_by_consumer``,
+  ``approve_by_provider``, ``reject_by_consumer``, ``reject_by_provider``, ``cancel``,
+  ``set_state_executing``, ``set_state_done``, ``set_state_erred``, ``set_backend_id``,
+  ``update_attachment``, ``delete_attachment``, ``unlink`` and ``retry``, with the §6 state
+  machine (``waldur_actions.py``); ``GET /api/marketplace-orders/{uuid}/offering/``;
+- ``GET /media/marketplace_order_attachments/{uuid}/{name}`` — an uploaded attachment
+  (served without authentication, as a media server would);
 
 with Waldur's token authentication (§1) and DRF-shaped errors (§7), wrapped in
-`FaultMiddleware` (``/__sim__/faults``). ``app.state.store`` is the `WaldurStore`,
-``app.state.faults`` the `FaultController`.
+`FaultMiddleware` (``/__sim__/faults``). The token's user is staff unless ``staff=False``
+(then ``unlink`` is 403 and ``error_traceback`` is hidden). ``app.state.store`` is the
+`WaldurStore`, ``app.state.faults`` the `FaultController`.
 """
 
 from __future__ import annotations
 
 import hmac
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -31,10 +38,17 @@ from starlette.routing import Route
 from gateway.sim.faults import FaultController, FaultMiddleware
 from gateway.sim.waldur_data import WaldurOrder, WaldurStore, build_waldur_store
 from gateway.sim.waldur_filters import InvalidFilterError, OrderSelection, parse_order_list_query
-from gateway.sim.waldur_render import render_order, trim_fields
+from gateway.sim.waldur_render import drf_response, render_order, trim_fields
+from gateway.sim.waldur_writes import (
+    ATTACHMENT_ROUTE,
+    ORDER_ACTIONS,
+    ORDER_VIEWS,
+    WaldurWrites,
+    not_found_detail,
+)
 
 Clock = Callable[[], datetime]
-Handler = Callable[[Request], Response]
+Handler = Callable[[Request], Awaitable[Response]]
 
 DEFAULT_PAGE_SIZE = 10  # §5: PAGE_SIZE
 MAX_PAGE_SIZE = 300  # §5: LinkHeaderPagination.max_page_size
@@ -49,15 +63,20 @@ def create_waldur_sim(
     token: str,
     latency_ms: int = 0,
     clock: Clock | None = None,
+    staff: bool = True,
 ) -> Starlette:
-    """A simulated Waldur with ``orders`` seeded orders, answering only ``Token <token>``."""
+    """A simulated Waldur with ``orders`` seeded orders, answering only ``Token <token>``,
+    whose user is staff unless ``staff`` is False."""
     clock = clock or _utc_now
     store = build_waldur_store(orders=orders, seed=seed, now=clock())
-    api = WaldurApi(store, token=token, clock=clock)
+    writes = WaldurWrites(store, clock=clock, staff=staff, seed=seed)
+    api = WaldurApi(store, token=token, writes=writes)
     faults = FaultController(seed=seed)
     routes = [
         Route("/api/marketplace-orders/", api.order_collection, methods=ALL_METHODS),
         Route("/api/marketplace-orders/{order_id}/", api.order_item, methods=ALL_METHODS),
+        Route("/api/marketplace-orders/{order_id}/{action}/", api.order_action, methods=ALL_METHODS),
+        Route(ATTACHMENT_ROUTE, writes.attachment_file, methods=["GET", "HEAD"]),
     ]
     app = Starlette(
         routes=routes,
@@ -74,11 +93,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def drf_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON answer as DRF renders one (compact, UTF-8, ``application/json``)."""
-    return Response(orjson.dumps(payload), status, headers, media_type="application/json")
-
-
 async def _render_http_exception(request: Request, exc: Exception) -> Response:
     # Routing refusals only: unknown paths and methods no route knows (TRACE…).
     assert isinstance(exc, HTTPException)
@@ -88,25 +102,38 @@ async def _render_http_exception(request: Request, exc: Exception) -> Response:
 
 
 class WaldurApi:
-    """The endpoints, over one store; ``clock`` is kept for the actions that stamp times."""
+    """The endpoints, over one store: reads here, writes in `WaldurWrites`."""
 
-    def __init__(self, store: WaldurStore, *, token: str, clock: Clock) -> None:
+    def __init__(self, store: WaldurStore, *, token: str, writes: WaldurWrites) -> None:
         self.store = store
-        self.clock = clock
         self._token = token.encode()
         self._selection = OrderSelection(store)
+        self._writes = writes
 
     async def order_collection(self, request: Request) -> Response:
-        return self._dispatch(request, {"GET": self._list_orders, "HEAD": self._count_orders})
+        handlers: dict[str, Handler] = {
+            "GET": self._list_orders,
+            "HEAD": self._count_orders,
+            "POST": self._writes.create,
+        }
+        return await self._dispatch(request, handlers)
 
     async def order_item(self, request: Request) -> Response:
-        return self._dispatch(request, {"GET": self._retrieve_order})
+        return await self._dispatch(request, {"GET": self._retrieve_order, "DELETE": self._writes.destroy})
 
-    def _dispatch(self, request: Request, handlers: dict[str, Handler]) -> Response:
-        response = self._answer(request, handlers)
+    async def order_action(self, request: Request) -> Response:
+        name = request.path_params["action"]
+        if name in ORDER_VIEWS:
+            return await self._dispatch(request, {"GET": self._writes.offering})
+        if name in ORDER_ACTIONS:
+            return await self._dispatch(request, {"POST": self._writes.action})
+        return drf_response({"detail": "Not found."}, 404)  # no such route: before authentication
+
+    async def _dispatch(self, request: Request, handlers: dict[str, Handler]) -> Response:
+        response = await self._answer(request, handlers)
         return _without_body(response) if request.method == "HEAD" else response
 
-    def _answer(self, request: Request, handlers: dict[str, Handler]) -> Response:
+    async def _answer(self, request: Request, handlers: dict[str, Handler]) -> Response:
         # DRF authenticates before it looks at the method; HEAD falls back to GET.
         refusal = self._authenticate(request)
         if refusal is not None:
@@ -118,7 +145,7 @@ class WaldurApi:
             detail = {"detail": f'Method "{request.method}" not allowed.'}
             return drf_response(detail, 405, {"Allow": ", ".join(sorted(handlers))})
         try:
-            return handler(request)
+            return await handler(request)
         except _RefusalError as exc:
             return exc.response
 
@@ -135,26 +162,26 @@ class WaldurApi:
             return _unauthorised("Invalid token.")
         return None
 
-    def _list_orders(self, request: Request) -> Response:
+    async def _list_orders(self, request: Request) -> Response:
         page, headers = self._page(request)
         base_url = _base_url(request)
         fields = request.query_params.getlist("field")
-        body = [trim_fields(render_order(order, base_url), fields) for order in page]
+        staff = self._writes.staff
+        body = [trim_fields(render_order(order, base_url, staff=staff), fields) for order in page]
         return drf_response(body, 200, headers)
 
-    def _count_orders(self, request: Request) -> Response:
+    async def _count_orders(self, request: Request) -> Response:
         _, headers = self._page(request)
         return Response(headers=headers)
 
-    def _retrieve_order(self, request: Request) -> Response:
+    async def _retrieve_order(self, request: Request) -> Response:
         order_id = request.path_params["order_id"]
         order = self.store.get(order_id)
         if order is None:
-            # DRF: an unparsable lookup is a bare Http404; a valid unknown one names the model.
-            detail = "No Order matches the given query." if _is_uuid(order_id) else "Not found."
-            return drf_response({"detail": detail}, 404)
+            return drf_response({"detail": not_found_detail(order_id)}, 404)
         fields = request.query_params.getlist("field")
-        return drf_response(trim_fields(render_order(order, _base_url(request)), fields))
+        body = render_order(order, _base_url(request), staff=self._writes.staff)
+        return drf_response(trim_fields(body, fields))
 
     def _page(self, request: Request) -> tuple[Sequence[WaldurOrder], dict[str, str]]:
         """The requested page and its ``X-Result-Count`` and ``Link`` headers (§5)."""
@@ -187,14 +214,6 @@ class _RefusalError(Exception):
 def _without_body(response: Response) -> Response:
     headers = {k: v for k, v in response.headers.items() if k != "content-length"}
     return Response(status_code=response.status_code, headers=headers)
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _unauthorised(detail: str) -> Response:

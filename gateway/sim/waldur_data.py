@@ -68,6 +68,15 @@ RECENT_SPAN = timedelta(days=30)
 CENT = Decimal("0.01")
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file uploaded to an order (``update_attachment``)."""
+
+    name: str
+    content_type: str
+    content: bytes
+
+
 @dataclass(slots=True)
 class WaldurOrder:
     """One marketplace order as the server's database would hold it (mutable for actions)."""
@@ -79,7 +88,7 @@ class WaldurOrder:
     type: str
     offering: Offering
     project: Project
-    plan: Plan
+    plan: Plan | None  # None: ordered without a plan (the create body's `plan` is optional)
     resource_uuid: str
     resource_name: str
     created_by: User
@@ -101,6 +110,8 @@ class WaldurOrder:
     backend_id: str = ""
     output: str = ""
     request_comment: str | None = None
+    callback_url: str | None = None
+    attachment: Attachment | None = None
     termination_comment: str | None = None
     consumer_rejection_comment: str = ""
     provider_rejection_comment: str = ""

@@ -1,14 +1,22 @@
-"""Rendering simulated Waldur orders as the JSON objects a real server sends (§2–3)."""
+"""Rendering simulated Waldur orders as the JSON objects a real server sends, and DRF answers (§2–3)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from gateway.sim.waldur_catalogue import User
+import orjson
+from starlette.responses import Response
+
+from gateway.sim.waldur_catalogue import Offering, Plan, User
 from gateway.sim.waldur_data import CANCELLABLE_OFFERING_TYPES, CANCELLABLE_STATES, WaldurOrder
+
+
+def drf_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON answer as DRF renders one (compact, UTF-8, ``application/json``)."""
+    return Response(orjson.dumps(payload), status, headers, media_type="application/json")
 
 
 def format_datetime(value: datetime | None) -> str | None:
@@ -36,8 +44,30 @@ def _full_name(user: User | None) -> str | None:
     return None if user is None else user.full_name
 
 
-def render_order(order: WaldurOrder, base_url: str) -> dict[str, Any]:
-    """The full ``OrderDetails`` object; links are absolute under ``base_url`` (no slash)."""
+def plan_url(base_url: str, offering: Offering, plan: Plan) -> str:
+    """A plan's hyperlink: the view ``marketplace-public-offering-plan-detail``, as the server's
+    ``PublicPlanField`` renders it and as the create body's ``plan`` must name it."""
+    return f"{base_url}/api/marketplace-public-offerings/{offering.uuid}/plans/{plan.uuid}/"
+
+
+def attachment_url(base_url: str, order: WaldurOrder) -> str | None:
+    """Where the order's uploaded file is served (Django's media storage), or None."""
+    if order.attachment is None:
+        return None
+    return f"{base_url}/media/marketplace_order_attachments/{order.uuid}/{order.attachment.name}"
+
+
+def render_order(order: WaldurOrder, base_url: str, *, staff: bool = True) -> dict[str, Any]:
+    """The full ``OrderDetails`` object; links are absolute under ``base_url`` (no slash).
+
+    ``error_traceback`` is shown to staff only (§3)."""
+    body = _render_order(order, base_url)
+    if not staff:
+        del body["error_traceback"]
+    return body
+
+
+def _render_order(order: WaldurOrder, base_url: str) -> dict[str, Any]:
     offering, plan, project = order.offering, order.plan, order.project
     provider, customer, old_plan = offering.provider, project.customer, order.old_plan
     is_update = order.type == "Update"
@@ -59,11 +89,11 @@ def render_order(order: WaldurOrder, base_url: str) -> dict[str, Any]:
         "category_title": offering.category.title,
         "category_uuid": offering.category.uuid,
         "category_icon": None,
-        "plan": f"{base_url}/api/marketplace-plans/{plan.uuid}/",
-        "plan_unit": plan.unit,
-        "plan_name": plan.name,
-        "plan_uuid": plan.uuid,
-        "plan_description": plan.description,
+        "plan": plan_url(base_url, offering, plan) if plan else None,
+        "plan_unit": plan.unit if plan else None,
+        "plan_name": plan.name if plan else None,
+        "plan_uuid": plan.uuid if plan else None,
+        "plan_description": plan.description if plan else None,
         "attributes": dict(order.attributes),
         "limits": dict(order.limits),
         "uuid": order.uuid,
@@ -81,10 +111,10 @@ def render_order(order: WaldurOrder, base_url: str) -> dict[str, Any]:
         "error_message": order.error_message,
         "error_traceback": order.error_traceback,
         "error_updated_at": format_datetime(order.error_updated_at),
-        "callback_url": None,
+        "callback_url": order.callback_url,
         "completed_at": format_datetime(order.completed_at),
         "request_comment": order.request_comment,
-        "attachment": None,
+        "attachment": attachment_url(base_url, order),
         "type": order.type,
         "start_date": format_date(order.start_date),
         "slug": order.slug,
@@ -114,16 +144,16 @@ def render_order(order: WaldurOrder, base_url: str) -> dict[str, Any]:
         "project_description": project.description,
         "project_slug": project.slug,
         "old_plan_name": old_plan.name if old_plan else None,
-        "new_plan_name": plan.name if is_update else None,
+        "new_plan_name": plan.name if is_update and plan else None,
         "old_plan_uuid": old_plan.uuid if old_plan else None,
-        "new_plan_uuid": plan.uuid if is_update else None,
+        "new_plan_uuid": plan.uuid if is_update and plan else None,
         "old_plan_billing_mode": None,
         "new_plan_billing_mode": None,
         "old_cost_estimate": order.old_cost_estimate,
         "new_cost_estimate": format_decimal(order.cost),
         "can_terminate": (offering.type in CANCELLABLE_OFFERING_TYPES and order.state in CANCELLABLE_STATES),
-        "fixed_price": plan.fixed_price,
-        "activation_price": plan.activation_price,
+        "fixed_price": plan.fixed_price if plan else 0.0,
+        "activation_price": plan.activation_price if plan else 0.0,
         "termination_comment": order.termination_comment,
         "backend_id": order.backend_id,
         "order_subtype": None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -12,14 +13,14 @@ import pytest
 import respx
 
 from gateway.adapters.arrow import ArrowAdapter
-from gateway.adapters.base import ListRequest
+from gateway.adapters.base import ListRequest, OrderDraft
 from gateway.errors import (
     OrderNotFoundError,
     UpstreamAuthError,
     UpstreamBadResponseError,
-    UpstreamError,
     UpstreamTimeoutError,
     UpstreamUnreachableError,
+    ValidationFailedError,
 )
 from gateway.query import Filters, SortKey
 from gateway.settings import ArrowSettings
@@ -30,9 +31,20 @@ KEY = "key-123"
 SETTINGS = ArrowSettings.model_validate(
     {"kind": "arrow", "base_url": BASE, "api_key": KEY, "timeout_s": 0.3, "timezone": "Europe/Paris"}
 )
+SKU = "SAAS||Microsoft||MS-0A-O365-BUSINESS||BD938F12"
+DRAFT = OrderDraft(
+    name="PO-9",
+    service=None,
+    customer="XSP12345",
+    items=({"sku": SKU, "quantity": 2},),
+    parameters={},
+    provider_options={},
+    marker="m-1",
+)
 CREATE_BODY = {
     "customer": {"reference": "XSP12345", "ponumber": "PO-9"},
-    "products": [{"sku": "SAAS||Microsoft||MS-0A-O365-BUSINESS||BD938F12", "quantity": 2}],
+    "products": [{"sku": SKU, "quantity": 2}],
+    "customFields": [{"label": "order-gateway-marker", "value": "m-1"}],
 }
 
 
@@ -87,7 +99,7 @@ async def test_create_posts_the_body_then_reads_the_order_it_made(adapter: Arrow
     read = respx.get(f"{BASE}orders/XSPO1001").mock(
         return_value=httpx.Response(200, json=read_body(arrow_order(status="Open")))
     )
-    order = await adapter.create_order_raw(CREATE_BODY)
+    order = await adapter.create_order(DRAFT)
     assert post.call_count == 1 and read.call_count == 1
     sent = post.calls.last.request
     assert orjson.loads(sent.content) == CREATE_BODY
@@ -97,22 +109,33 @@ async def test_create_posts_the_body_then_reads_the_order_it_made(adapter: Arrow
 
 
 @respx.mock
-async def test_a_refused_create_reads_nothing(adapter: ArrowAdapter) -> None:
+async def test_a_refused_create_is_a_validation_failure_and_reads_nothing(adapter: ArrowAdapter) -> None:
     respx.post(f"{BASE}orders").mock(
-        return_value=httpx.Response(400, json={"status": 400, "error": "Bad Request", "messages": ["x"]})
+        return_value=httpx.Response(
+            400, json={"status": 400, "error": "Bad Request", "messages": ["products.0: secret words"]}
+        )
     )
     read = respx.get(url__regex=r".*/orders/.*")
-    with pytest.raises(UpstreamError) as info:
-        await adapter.create_order_raw(CREATE_BODY)
-    assert type(info.value) is UpstreamError and info.value.upstream_status == 400
+    with pytest.raises(ValidationFailedError) as info:
+        await adapter.create_order(DRAFT)
+    assert info.value.extensions["errors"][0]["loc"] == ["body"]
+    assert "secret" not in str(info.value.extensions) and "secret" not in info.value.detail
     assert not read.called
+
+
+@respx.mock
+async def test_an_invalid_draft_makes_no_call(adapter: ArrowAdapter) -> None:
+    route = respx.route()
+    with pytest.raises(ValidationFailedError):
+        await adapter.create_order(replace(DRAFT, customer="12345"))
+    assert not route.called
 
 
 @respx.mock
 async def test_a_create_answer_without_a_reference_is_a_bad_response(adapter: ArrowAdapter) -> None:
     respx.post(f"{BASE}orders").mock(return_value=httpx.Response(200, json={"status": 200, "data": {}}))
     with pytest.raises(UpstreamBadResponseError):
-        await adapter.create_order_raw(CREATE_BODY)
+        await adapter.create_order(DRAFT)
 
 
 async def _slow(request: httpx.Request) -> httpx.Response:

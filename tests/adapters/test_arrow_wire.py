@@ -72,7 +72,10 @@ def test_order_maps_every_normalised_field() -> None:
         ),
     )
     assert order.total == Money(amount="22.00", currency="EUR")
-    assert order.actions == ()
+    # The `actions` object lists cancel and history: cancel, then the metadata writes.
+    assert order.actions == (
+        "cancel", "update_po", "contributor", "additionalInformation", "add_attachment", "delete_attachment",
+    )  # fmt: skip
     assert order.links.self == "https://gw.example.org/orders/arrow-eu:XSPO1001"
     assert order.links.upstream == "https://xsp.example.com/index.php/api/orders/XSPO1001"
     assert set(order.extra) == {
@@ -277,10 +280,14 @@ def test_capabilities_declare_only_what_arrow_applies() -> None:
     assert (caps.max_page_size, caps.stable_paging, caps.can_create, caps.can_delete) == (
         100,
         False,
-        False,
+        True,
         False,
     )
-    assert caps.actions == frozenset()
+    assert caps.actions == {
+        "cancel", "validate", "resubmit", "archive", "rejectGraded", "update_po", "contributor",
+        "additionalInformation", "add_attachment", "delete_attachment", "attachments", "history",
+    }  # fmt: skip
+    assert caps.read_actions == {"attachments", "history"} and caps.admin_actions == frozenset()
 
 
 # --- list and read answers -------------------------------------------------------------

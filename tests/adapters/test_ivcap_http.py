@@ -11,19 +11,28 @@ import orjson
 import pytest
 import respx
 
-from gateway.adapters.base import ListRequest
-from gateway.adapters.ivcap import IVCAP_CAPABILITIES, IvcapAdapter
+from gateway.adapters.base import ListRequest, OrderDraft
+from gateway.adapters.ivcap import IVCAP_CAPABILITIES, IVCAP_LEGACY_CAPABILITIES, IvcapAdapter
 from gateway.errors import (
     OrderNotFoundError,
     UpstreamAuthError,
     UpstreamTimeoutError,
     UpstreamUnreachableError,
+    ValidationFailedError,
 )
 from gateway.models import Status
 from gateway.query import Filters, SortKey
 from gateway.settings import IvcapSettings
 from gateway.sim.ivcap import create_ivcap_sim
-from tests.adapters.ivcap_samples import ACCOUNT, ORDER, legacy_page, list_item, list_page, order_status
+from tests.adapters.ivcap_samples import (
+    ACCOUNT,
+    ORDER,
+    SERVICE,
+    legacy_page,
+    list_item,
+    list_page,
+    order_status,
+)
 
 BASE = "http://ivcap.internal:9002/1/"
 ENCODED = "urn%3Aivcap%3Aorder%3A3c1e0000-0000-4000-8000-000000000001"
@@ -45,6 +54,12 @@ def test_the_adapter_declares_its_kind_and_capabilities(adapter: IvcapAdapter) -
     assert adapter.capabilities is IVCAP_CAPABILITIES
     assert IVCAP_CAPABILITIES.filters == {"created_after", "created_before", "customer", "service"}
     assert IVCAP_CAPABILITIES.max_page_size == 50 and not IVCAP_CAPABILITIES.stable_paging
+    assert IVCAP_CAPABILITIES.can_create and not IVCAP_CAPABILITIES.can_delete
+    assert IVCAP_CAPABILITIES.actions == {"metadata", "add_metadata", "products", "offering"}
+    assert IVCAP_CAPABILITIES.read_actions == {"metadata", "products", "offering"}
+    legacy = IvcapAdapter("old", settings("legacy"), httpx.AsyncClient())
+    assert legacy.capabilities is IVCAP_LEGACY_CAPABILITIES
+    assert legacy.capabilities.actions == legacy.capabilities.read_actions == {"metadata", "products"}
 
 
 @respx.mock
@@ -209,3 +224,43 @@ async def test_the_adapter_reads_the_simulator_in_either_dialect(dialect: str) -
         assert {item.id for item in order.items} == {p.id for p in stored.products}
         assert "ivcap.internal" not in order.model_dump_json()
         assert (await adapter.check_health()).status == "ok"
+
+
+@respx.mock
+async def test_create_posts_order_request_json_and_reads_the_answer(adapter: IvcapAdapter) -> None:
+    created = order_status(status="pending", tags=["ogw:m-1"])
+    route = respx.post(f"{BASE}orders").mock(return_value=httpx.Response(200, json=created))
+    draft = OrderDraft(
+        name="Fire risk for Lot 2",
+        service=SERVICE,
+        customer=None,
+        items=(),
+        parameters={"region": "Upper Valley", "threshold": 10},
+        provider_options={},
+        marker="m-1",
+    )
+    order = await adapter.create_order(draft)
+    request = route.calls.last.request
+    assert route.call_count == 1 and request.headers["authorization"] == "Bearer jwt-123"
+    assert request.headers["content-type"] == "application/json"
+    assert orjson.loads(request.content) == {
+        "service": SERVICE,
+        "name": "Fire risk for Lot 2",
+        "parameters": [{"name": "region", "value": "Upper Valley"}, {"name": "threshold", "value": "10"}],
+        "tags": ["ogw:m-1"],
+    }
+    assert order.native_id == ORDER and order.status is Status.PENDING and order.actions == ("add_metadata",)
+
+
+@respx.mock
+async def test_a_refused_create_is_a_validation_failure_without_upstream_text(adapter: IvcapAdapter) -> None:
+    respx.post(f"{BASE}orders").mock(
+        return_value=httpx.Response(422, json={"name": "policy", "message": "secret upstream words"})
+    )
+    draft = OrderDraft(None, SERVICE, None, (), {}, {}, "m-1")
+    with pytest.raises(ValidationFailedError) as info:
+        await adapter.create_order(draft)
+    assert info.value.extensions["errors"] == [
+        {"loc": ["body", "provider_options", "policy"], "msg": "refused by the provider"}
+    ]
+    assert "secret" not in str(info.value.extensions) and "secret" not in info.value.detail

@@ -18,7 +18,7 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.adapters.arrow import ArrowAdapter
-from gateway.adapters.base import ListRequest
+from gateway.adapters.base import ListRequest, OrderDraft
 from gateway.errors import OrderNotFoundError, UpstreamAuthError, UpstreamUnreachableError
 from gateway.models import Order, Status
 from gateway.query import Filters, SortKey
@@ -839,11 +839,8 @@ async def test_the_adapter_creates_then_reads_and_reports_a_wrong_key() -> None:
     app = make_sim(orders=40)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app)) as http:
         adapter = adapter_for(http, BASE)
-        body = {
-            "customer": {"reference": "XSP17727", "ponumber": "PO-9"},
-            "products": [{"sku": SKU, "quantity": 2}],
-        }
-        order = await adapter.create_order_raw(body)
+        draft = OrderDraft("PO-9", None, "XSP17727", ({"sku": SKU, "quantity": 2},), {}, {}, "m-9")
+        order = await adapter.create_order(draft)
         assert (order.native_id, order.name, order.status, order.provider_status) == (
             "XSPO1041",
             "PO-9",
@@ -866,7 +863,7 @@ def test_over_real_http_a_dropped_answer_is_unreachable_and_the_next_call_works(
         async with httpx.AsyncClient() as http:
             adapter = adapter_for(http, url)
             assert (
-                await adapter.create_order_raw({"customer": {"reference": "XSP1"}, "quoteRef": "Q1"})
+                await adapter.create_order(OrderDraft(None, None, "XSP1", (), {}, {"quoteRef": "Q1"}, "m-1"))
             ).native_id
             await http.post(f"{url}/__sim__/faults", json={"drop": True})
             with pytest.raises(UpstreamUnreachableError):

@@ -142,7 +142,7 @@ async def test_unsupported_method_is_a_drf_405(client: httpx.AsyncClient) -> Non
     response = await client.put("/api/marketplace-orders/")
     assert response.status_code == 405
     assert response.json() == {"detail": 'Method "PUT" not allowed.'}
-    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Allow"] == "GET, HEAD, POST"
     unrouted = await client.request("TRACE", "/api/marketplace-orders/")
     assert unrouted.status_code == 405
     assert unrouted.json() == {"detail": 'Method "TRACE" not allowed.'}

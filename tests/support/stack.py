@@ -19,6 +19,7 @@ KEYS = {
     "writer": ("writer-key-0002", ["orders:write"], None),
     "ops": ("ops-key-0003", ["orders:read", "orders:write", "orders:admin"], None),
     "eu-only": ("eu-only-key-0004", ["orders:read"], ["waldur-eu"]),
+    "editor": ("editor-key-0005", ["orders:read", "orders:write"], None),
 }
 
 

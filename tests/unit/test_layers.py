@@ -26,6 +26,7 @@ RANKS = {
     "gateway.adapters.registry": 6,
     "gateway.fanout": 7,
     "gateway.walk": 7,
+    "gateway.idempotency": 7,
     "gateway.service": 8,
     "gateway.middleware": 9,
     "gateway.auth": 9,

@@ -12,6 +12,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 
+from gateway.adapters.arrow.actions import (
+    ARROW_ACTIONS,
+    READ_ACTIONS,
+    AddAttachmentPayload,
+    check_action,
+    validate_payload,
+)
+from gateway.adapters.arrow.drafts import carries_marker, check_create_answer, create_body, validate_draft
 from gateway.adapters.arrow.states import is_known_state
 from gateway.adapters.arrow.wire import (
     MAX_PAGE_SIZE,
@@ -23,10 +31,27 @@ from gateway.adapters.arrow.wire import (
     parse_list,
     parse_order,
 )
-from gateway.adapters.base import Capabilities, ListChunk, ListRequest, Stopwatch, upstream_errors
-from gateway.errors import GatewayError, OrderNotFoundError, ValidationFailedError
+from gateway.adapters.arrow.wire_actions import (
+    MAX_ATTACHMENT_PAGES,
+    ActionCall,
+    action_call,
+    check_action_answer,
+    parse_added_attachment,
+    parse_attachments,
+    parse_history,
+)
+from gateway.adapters.base import (
+    ActionOutcome,
+    Capabilities,
+    ListChunk,
+    ListRequest,
+    OrderDraft,
+    Stopwatch,
+    upstream_errors,
+)
+from gateway.errors import GatewayError, NotFoundError, OrderNotFoundError, ValidationFailedError
 from gateway.models import Health, Order
-from gateway.query import SortKey
+from gateway.query import Filters, SortKey
 from gateway.settings import ArrowSettings
 
 log = logging.getLogger("gateway.adapters.arrow")
@@ -44,10 +69,13 @@ ARROW_CAPABILITIES = Capabilities(
     sorts=frozenset(SortKey),
     max_page_size=MAX_PAGE_SIZE,
     stable_paging=False,  # page numbers over a mutable set (§5)
-    actions=frozenset(),
-    can_create=False,
+    actions=ARROW_ACTIONS,  # §4; approve, reject, delete and offering have no Arrow counterpart
+    can_create=True,
     can_delete=False,
+    read_actions=frozenset(READ_ACTIONS),
 )
+# `find_created` looks for its marker among this many of the newest orders (pages of 100).
+FIND_PAGES = 2
 
 
 class ArrowAdapter:
@@ -94,17 +122,63 @@ class ArrowAdapter:
         self._warn_unknown_states((order,))
         return order
 
-    async def create_order_raw(self, body: Mapping[str, Any]) -> Order:
+    async def create_order(self, draft: OrderDraft) -> Order:
         """POST a CreateOrder body (§6), then read the order it made: the answer holds only its reference."""
-        try:
-            content = orjson.dumps(body)
-        except orjson.JSONEncodeError as exc:
-            raise ValidationFailedError(
-                "The order cannot be sent as JSON.", errors=[{"loc": ["body"], "msg": "not JSON"}]
-            ) from exc
+        content = orjson.dumps(create_body(draft))  # validated: ValidationFailedError before any call
         response = await self._call("POST", "orders", content=content)
+        check_create_answer(response.status_code, response.content)
         reference = parse_created(self._ctx, response.status_code, response.content)
         return await self.get_order(reference)
+
+    async def find_created(self, draft: OrderDraft) -> Order | None:
+        try:
+            customer = validate_draft(draft).customer
+        except ValidationFailedError:
+            return None  # such a create fails before any call: nothing was made
+        position: str | None = None
+        for _ in range(FIND_PAGES):  # newest first: a recent create is on the first page
+            chunk = await self.list_orders(ListRequest(Filters(), SortKey.CREATED_DESC, 100, position))
+            found = next((o for o in chunk.orders if carries_marker(o, draft.marker, customer)), None)
+            if found is not None or chunk.next_position is None:
+                return found
+            position = chunk.next_position
+        return None
+
+    async def perform(self, native_id: str, action: str, payload: Mapping[str, Any]) -> ActionOutcome:
+        check_action(action)
+        valid = validate_payload(action, payload)
+        if not is_native_id(native_id):
+            raise OrderNotFoundError("No such order.")
+        if action == "history":
+            order = await self.get_order(native_id)
+            response = await self._send(action_call(native_id, action, valid))
+            return ActionOutcome(order, parse_history(self._ctx, response.status_code, response.content))
+        if action == "attachments":
+            return ActionOutcome(await self.get_order(native_id), await self._attachments(native_id, valid))
+        response = await self._send(action_call(native_id, action, valid))
+        if action == "delete_attachment" and response.status_code == 404:
+            await self.get_order(native_id)  # OrderNotFoundError when the order is what is missing
+            raise NotFoundError("The order has no attachment of that name.")
+        resource: Any = None
+        if isinstance(valid, AddAttachmentPayload):
+            resource = parse_added_attachment(self._ctx, response.status_code, response.content)
+        else:
+            check_action_answer(self.instance, response.status_code, response.content)
+        # A state or metadata change: the order as it is now.
+        return ActionOutcome(await self.get_order(native_id), resource)
+
+    async def _attachments(self, reference: str, valid: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for page in range(1, MAX_ATTACHMENT_PAGES + 1):
+            response = await self._send(action_call(reference, "attachments", valid, page=page))
+            rows, more = parse_attachments(self._ctx, response.status_code, response.content)
+            found += rows
+            if not more:
+                break
+        return found
+
+    async def _send(self, call: ActionCall) -> httpx.Response:
+        return await self._call(call.method, call.path, params=call.params, content=call.body)
 
     async def check_health(self) -> Health:
         watch = Stopwatch()

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from gateway.adapters.arrow.actions import order_actions
 from gateway.adapters.arrow.states import arrow_item_status, arrow_status
 from gateway.adapters.base import ListChunk, ListRequest
 from gateway.errors import (
@@ -256,7 +257,7 @@ def _bad(instance: str, status: int, detail: str) -> UpstreamBadResponseError:
 def to_order(ctx: ArrowContext, row: ArrowOrder, raw: Mapping[str, Any]) -> Order:
     """Map one Arrow order to the normalised Order (the tables in docs/status-mapping.md)."""
     status = arrow_status(row.status)
-    updated = _utc(row.dateStatus, ctx.zone) if row.dateStatus else None
+    updated = utc_time(row.dateStatus, ctx.zone) if row.dateStatus else None
     order_id = global_order_id(ctx.instance, row.reference)
     return Order(
         id=order_id,
@@ -266,14 +267,14 @@ def to_order(ctx: ArrowContext, row: ArrowOrder, raw: Mapping[str, Any]) -> Orde
         name=row.ponumber or None,  # API.md §3: the PO number where there is no name
         status=status,
         provider_status=row.status,
-        created_at=_utc(row.dateCreation, ctx.zone),
+        created_at=utc_time(row.dateCreation, ctx.zone),
         updated_at=updated,
         completed_at=updated if status in TERMINAL_STATUSES else None,
         customer=_customer(row.customer),
         service=_service(row.products),
         items=tuple(_item(product) for product in row.products),
         total=_total(row),
-        actions=(),
+        actions=order_actions(raw.get("actions")),
         links=OrderLinks(
             self=f"{ctx.gateway_url}/orders/{quote(order_id, safe=':')}",
             upstream=f"{ctx.public_url}orders/{quote(row.reference)}" if ctx.public_url else None,
@@ -282,7 +283,7 @@ def to_order(ctx: ArrowContext, row: ArrowOrder, raw: Mapping[str, Any]) -> Orde
     )
 
 
-def _utc(value: datetime, zone: tzinfo) -> datetime:
+def utc_time(value: datetime, zone: tzinfo) -> datetime:
     # §2: no zone on the wire; the instance's setting says which one (DST-ambiguous times
     # take the first occurrence).
     return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)

@@ -31,6 +31,7 @@ class IvcapContext:
     upstream_origin: str  # scheme://host:port of base_url; values pointing there are hidden
     public_url: str | None  # the provider's address as callers see it, for links.upstream
     gateway_url: str  # base of links.self ("" for paths relative to the gateway)
+    write_actions: tuple[str, ...] = ()  # Order.actions: the dialect's writes, open in every state
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +88,9 @@ def filter_clauses(request: ListRequest, fields: FilterFields) -> list[str] | No
     f = request.filters
     clauses = []
     if f.created_after is not None:
-        clauses.append(f"{fields.ordered_at} ge {_literal(format_timestamp(f.created_after))}")
+        clauses.append(f"{fields.ordered_at} ge {filter_literal(format_timestamp(f.created_after))}")
     if f.created_before is not None:
-        clauses.append(f"{fields.ordered_at} lt {_literal(format_timestamp(f.created_before))}")
+        clauses.append(f"{fields.ordered_at} lt {filter_literal(format_timestamp(f.created_before))}")
     for value, kind, field in (
         (f.customer, "account", fields.account),
         (f.service, "service", fields.service),
@@ -98,11 +99,12 @@ def filter_clauses(request: ListRequest, fields: FilterFields) -> list[str] | No
             urn = normalise_urn(value, kind)
             if urn is None:
                 return None
-            clauses.append(f"{field} eq {_literal(urn)}")
+            clauses.append(f"{field} eq {filter_literal(urn)}")
     return clauses
 
 
-def _literal(value: str) -> str:
+def filter_literal(value: str) -> str:
+    """A quoted filter value, an inner quote doubled (§5, our grammar)."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -129,7 +131,7 @@ def to_order(
         service=Ref(id=row.service, name=None) if row.service else None,
         items=row.items,
         total=None,  # IVCAP orders carry no money (§2)
-        actions=(),
+        actions=ctx.write_actions,
         links=OrderLinks(
             self=f"{ctx.gateway_url}/orders/{quote(order_id, safe=':')}",
             upstream=f"{ctx.public_url}orders/{quote(row.urn, safe='')}" if ctx.public_url else None,

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from gateway.adapters.base import Capabilities, ListChunk, ListRequest, Stopwatch, upstream_errors
+from gateway.adapters.base import (
+    ActionOutcome,
+    Capabilities,
+    ListChunk,
+    ListRequest,
+    OrderDraft,
+    Stopwatch,
+    upstream_errors,
+)
+from gateway.adapters.waldur.actions import (
+    WALDUR_ADMIN_ACTIONS,
+    WALDUR_PROVIDER_ACTIONS,
+    ActionCall,
+    action_refusal,
+    is_success,
+    native_uuid,
+    parse_offering,
+    plan_action,
+)
+from gateway.adapters.waldur.create import create_body, find_params, parse_created, pick_created
 from gateway.adapters.waldur.states import WALDUR_STATES
 from gateway.adapters.waldur.wire import (
     WaldurContext,
@@ -19,7 +39,7 @@ from gateway.adapters.waldur.wire import (
     parse_list,
     parse_order,
 )
-from gateway.errors import GatewayError, OrderNotFoundError
+from gateway.errors import ActionNotAllowedError, GatewayError, OrderNotFoundError, UnsupportedActionError
 from gateway.models import Health, Order
 from gateway.query import SortKey
 from gateway.settings import WaldurSettings
@@ -43,9 +63,10 @@ WALDUR_CAPABILITIES = Capabilities(
     sorts=frozenset({SortKey.CREATED_ASC, SortKey.CREATED_DESC}),  # `o` has no `modified`
     max_page_size=100,  # the 8.1.3 client's documented maximum (waldur.md §5)
     stable_paging=False,  # page numbers over a mutable set
-    actions=frozenset(),
-    can_create=False,
-    can_delete=False,
+    actions=WALDUR_PROVIDER_ACTIONS,
+    can_create=True,
+    can_delete=True,
+    admin_actions=WALDUR_ADMIN_ACTIONS,
 )
 
 
@@ -99,8 +120,57 @@ class WaldurAdapter:
             return Health(status="error", ms=watch.ms, error=exc.type)
         return Health(status="ok", ms=watch.ms)
 
+    async def create_order(self, draft: OrderDraft) -> Order:
+        body = create_body(draft, self._base)
+        response = await self._send("POST", "marketplace-orders/", json=body)
+        return parse_created(self._ctx, response.status_code, response.content)
+
+    async def find_created(self, draft: OrderDraft) -> Order | None:
+        response = await self._send("GET", "marketplace-orders/", params=find_params(draft))
+        chunk = parse_list(self._ctx, response.status_code, response.headers, response.content)
+        return pick_created(chunk.orders, draft.marker)
+
+    async def perform(self, native_id: str, action: str, payload: Mapping[str, Any]) -> ActionOutcome:
+        call = plan_action(action, payload)
+        uuid = native_uuid(native_id)
+        path = f"marketplace-orders/{uuid}/{call.path}"
+        if call.reads_offering:
+            response = await self._send("GET", path)
+            offering = parse_offering(self._ctx, response.status_code, response.content)
+            return ActionOutcome(order=await self.get_order(uuid), resource=offering)
+        response = await self._send(call.method, path, json=call.json, files=call.files)
+        if not is_success(response.status_code):
+            raise await self._refusal(uuid, action, call, response)
+        if call.gone:
+            return ActionOutcome(order=None)
+        return ActionOutcome(order=await self.get_order(uuid))
+
+    async def _refusal(
+        self, uuid: str, action: str, call: ActionCall, response: httpx.Response
+    ) -> GatewayError:
+        error = action_refusal(self.instance, response.status_code, response.content)
+        if not isinstance(error, OrderNotFoundError) or call.method == "DELETE":
+            return error
+        # A 404 from an action endpoint: the order is gone, or (it still reads) the server has
+        # no such endpoint, or — delete_attachment — the order has no attachment (§6).
+        await self.get_order(uuid)
+        if action == "delete_attachment":
+            return ActionNotAllowedError("The order has no attachment.")
+        return UnsupportedActionError("This provider does not offer this action.")
+
     async def _get(
         self, path: str, params: list[tuple[str, str]] | None, *, method: str = "GET"
+    ) -> httpx.Response:
+        return await self._send(method, path, params=params)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json: dict[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         with upstream_errors(self.instance):
             async with asyncio.timeout(self._settings.timeout_s):
@@ -108,6 +178,8 @@ class WaldurAdapter:
                     method,
                     self._base + path,
                     params=tuple(params) if params else None,
+                    json=json,
+                    files=files,
                     headers=self._headers,
                     timeout=self._settings.timeout_s,
                 )

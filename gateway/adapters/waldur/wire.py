@@ -20,6 +20,7 @@ from gateway.adapters.waldur.states import (
     waldur_states_for,
     waldur_status,
 )
+from gateway.adapters.waldur.transitions import OrderFacts, available_actions
 from gateway.errors import (
     GatewayError,
     OrderNotFoundError,
@@ -61,12 +62,15 @@ class WaldurOrder(BaseModel):
     customer_name: str | None = None
     offering_uuid: str | None = None
     offering_name: str | None = None
+    offering_type: str | None = None
     plan_uuid: str | None = None
     plan_name: str | None = None
     attributes: dict[str, Any] | None = None
     limits: dict[str, int | float] | None = None
     cost: str | float | None = None
     resource_name: str | None = None
+    attachment: str | None = None
+    consumer_reviewed_by: str | None = None
 
     @field_validator("uuid")
     @classmethod
@@ -214,7 +218,14 @@ def to_order(ctx: WaldurContext, row: WaldurOrder) -> Order:
         service=Ref(id=row.offering_uuid, name=row.offering_name) if row.offering_uuid else None,
         items=_items(row, status),
         total=_money(row.cost, ctx.currency),
-        actions=(),
+        actions=available_actions(
+            OrderFacts(
+                state=row.state,
+                offering_type=row.offering_type,
+                has_attachment=bool(row.attachment),
+                consumer_reviewed=bool(row.consumer_reviewed_by),
+            )
+        ),
         links=OrderLinks(
             self=f"{ctx.gateway_url}/orders/{quote(order_id, safe=':')}",
             upstream=f"{ctx.public_url}marketplace-orders/{row.uuid}/" if ctx.public_url else None,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from gateway.adapters.base import GENERIC_ACTIONS, ActionOutcome, Capabilities, OrderDraft, ProviderAdapter
+from gateway.cache import MemoryReadCache, ReadCache, listing_tag, order_tag
 from gateway.cursor import CursorSigner, CursorState
 from gateway.errors import (
     AllUpstreamsFailedError,
@@ -25,6 +26,7 @@ from gateway.principal import Principal
 from gateway.query import OrderQuery
 from gateway.walk import DONE, Position, Walk, plan_for
 
+T = TypeVar("T")
 MAX_CALLS_PER_INSTANCE = 5  # upstream calls one page may make at one instance to fill itself
 READ_ONLY_GENERIC = frozenset({"offering", "history"})
 
@@ -52,11 +54,13 @@ class OrderService:
         adapters: Mapping[str, ProviderAdapter],
         signer: CursorSigner,
         *,
+        cache: ReadCache | None = None,
         budget_s: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._adapters = dict(adapters)
         self._signer = signer
+        self.cache: ReadCache = cache if cache is not None else MemoryReadCache()
         self._budget_s = budget_s
         self._clock = clock
 
@@ -99,11 +103,11 @@ class OrderService:
             marker=marker,
         )
         if recover:
-            found = await adapter.find_created(draft)
+            found = await self._evicting(adapter.instance, None, adapter.find_created(draft))
             if found is not None:
                 return for_caller(found, principal, adapter)
         try:
-            created = await adapter.create_order(draft)
+            created = await self._evicting(adapter.instance, None, adapter.create_order(draft))
         except UpstreamTimeoutError as exc:
             raise OutcomeUncertainError(
                 "The provider did not confirm the order in time; it may exist. Retry with the same "
@@ -123,7 +127,10 @@ class OrderService:
             raise ForbiddenError(f"'{action}' needs the '{scope}' scope.")
         if action not in GENERIC_ACTIONS and action not in adapter.capabilities.actions:
             raise UnsupportedActionError(f"{adapter.kind} orders have no '{action}' action.")
-        outcome = await adapter.perform(native_id, action, payload)
+        call = adapter.perform(native_id, action, payload)
+        outcome = await (
+            call if scope == "orders:read" else self._evicting(adapter.instance, native_id, call)
+        )
         if outcome.order is None:
             return outcome
         return ActionOutcome(order=for_caller(outcome.order, principal, adapter), resource=outcome.resource)
@@ -176,6 +183,15 @@ class OrderService:
             providers={name: w.report() for name, w in walks.items()}
             | {name: ProviderReport(status="ok", ms=0) for name in done},
         )
+
+    async def _evicting(self, instance: str, native_id: str | None, call: Awaitable[T]) -> T:
+        """Run a write, then drop the cached reads it made stale before anyone is answered."""
+        result = await call
+        tags = [listing_tag(instance)]
+        if native_id is not None:
+            tags.append(order_tag(instance, native_id))
+        await self.cache.evict(tags)
+        return result
 
     def _select(self, principal: Principal, query: OrderQuery) -> dict[str, ProviderAdapter]:
         visible = self.visible(principal)

@@ -27,6 +27,7 @@ RANKS = {
     "gateway.fanout": 7,
     "gateway.walk": 7,
     "gateway.idempotency": 7,
+    "gateway.cache": 7,
     "gateway.service": 8,
     "gateway.middleware": 9,
     "gateway.auth": 9,

@@ -38,7 +38,10 @@ credentials go to the log through ``raise ... from exc``, never into a response.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError as PydanticValidationError
 
 PROBLEM_BASE = "https://errors.order-gateway.dev/"
 
@@ -134,6 +137,17 @@ class ValidationFailedError(ClientError):
 
     def __init__(self, detail: str, *, errors: Sequence[Mapping[str, Any]]) -> None:
         super().__init__(detail, extensions={"errors": [dict(e) for e in errors]})
+
+    @classmethod
+    def from_pydantic(
+        cls, exc: PydanticValidationError, detail: str, prefix: Sequence[str | int] = ()
+    ) -> ValidationFailedError:
+        """Pydantic's errors as ours: each path under ``body`` (then ``prefix``), no input values."""
+        errors = [
+            {"loc": ["body", *prefix, *error["loc"]], "msg": error["msg"]}
+            for error in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        return cls(detail, errors=errors)
 
 
 class NotAuthenticatedError(ClientError):

@@ -161,6 +161,15 @@ def upstream_errors(instance: str) -> Iterator[None]:
         raise UpstreamError("The call to the provider failed.", provider=instance) from exc
 
 
+async def send_upstream(
+    client: httpx.AsyncClient, instance: str, timeout_s: float, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """One upstream call under the instance's budget, every failure a GatewayError."""
+    with upstream_errors(instance):
+        async with asyncio.timeout(timeout_s):
+            return await client.request(method, url, timeout=timeout_s, **kwargs)
+
+
 def _is_connection_failure(exc: httpx.TimeoutException) -> bool:
     cause = exc.__cause__
     return (

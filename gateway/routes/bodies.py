@@ -76,11 +76,7 @@ def validate_body(model: type[Model], data: dict[str, Any]) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {"loc": ["body", *error["loc"]], "msg": error["msg"]}
-            for error in exc.errors(include_input=False, include_url=False)
-        ]
-        raise ValidationFailedError("The body is not valid.", errors=errors) from None
+        raise ValidationFailedError.from_pydantic(exc, "The body is not valid.") from None
 
 
 async def read_form(request: Request) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -172,15 +172,4 @@ def validate_payload(action: str, payload: Mapping[str, Any]) -> _Payload:
     try:
         return PAYLOADS[action].model_validate(dict(payload))
     except ValidationError as exc:
-        raise validation_failed(exc, "The action's payload is not valid.") from exc
-
-
-def validation_failed(
-    exc: ValidationError, detail: str, prefix: Sequence[str | int] = ()
-) -> ValidationFailedError:
-    """Our ValidationFailedError for pydantic's errors: paths under ``body``, no input values."""
-    errors = [
-        {"loc": ["body", *prefix, *error["loc"]], "msg": error["msg"]}
-        for error in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
-    return ValidationFailedError(detail, errors=errors)
+        raise ValidationFailedError.from_pydantic(exc, "The action's payload is not valid.") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -47,7 +46,7 @@ from gateway.adapters.base import (
     ListRequest,
     OrderDraft,
     Stopwatch,
-    upstream_errors,
+    send_upstream,
 )
 from gateway.errors import GatewayError, NotFoundError, OrderNotFoundError, ValidationFailedError
 from gateway.models import Health, Order
@@ -198,16 +197,16 @@ class ArrowAdapter:
         params: list[tuple[str, str]] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        with upstream_errors(self.instance):
-            async with asyncio.timeout(self._settings.timeout_s):
-                return await self._client.request(
-                    method,
-                    self._base + path,
-                    params=tuple(params) if params else None,
-                    content=content,
-                    headers=self._headers,
-                    timeout=self._settings.timeout_s,
-                )
+        return await send_upstream(
+            self._client,
+            self.instance,
+            self._settings.timeout_s,
+            method,
+            self._base + path,
+            params=tuple(params) if params else None,
+            content=content,
+            headers=self._headers,
+        )
 
     def _warn_unknown_states(self, orders: tuple[Order, ...]) -> None:
         for order in orders:

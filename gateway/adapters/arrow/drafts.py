@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.adapters.arrow.actions import CustomField, validation_failed
+from gateway.adapters.arrow.actions import CustomField
 from gateway.adapters.base import OrderDraft
 from gateway.errors import ValidationFailedError
 from gateway.models import Order
@@ -153,7 +153,9 @@ def validate_draft(draft: OrderDraft) -> ArrowDraft:
             }
         )
     except ValidationError as exc:
-        raise validation_failed(exc, "The order cannot be placed at Arrow as given.") from exc
+        raise ValidationFailedError.from_pydantic(
+            exc, "The order cannot be placed at Arrow as given."
+        ) from exc
     errors = []
     options = valid.provider_options
     if not valid.items and options.quoteRef is None:

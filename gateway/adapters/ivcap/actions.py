@@ -6,7 +6,7 @@ Pure tables and pydantic payload models; the requests they become are in `wire_a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
@@ -91,15 +91,4 @@ def validate_payload(action: str, payload: Mapping[str, Any]) -> _Payload:
     try:
         return PAYLOADS[action].model_validate(dict(payload))
     except ValidationError as exc:
-        raise validation_failed(exc, "The action's payload is not valid.") from exc
-
-
-def validation_failed(
-    exc: ValidationError, detail: str, prefix: Sequence[str | int] = ()
-) -> ValidationFailedError:
-    """Our ValidationFailedError for pydantic's errors: paths under ``body``, no input values."""
-    errors = [
-        {"loc": ["body", *prefix, *error["loc"]], "msg": error["msg"]}
-        for error in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
-    return ValidationFailedError(detail, errors=errors)
+        raise ValidationFailedError.from_pydantic(exc, "The action's payload is not valid.") from exc

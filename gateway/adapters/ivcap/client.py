@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -20,7 +19,7 @@ from gateway.adapters.base import (
     ListRequest,
     OrderDraft,
     Stopwatch,
-    upstream_errors,
+    send_upstream,
 )
 from gateway.adapters.ivcap import wire_actions, wire_current, wire_legacy
 from gateway.adapters.ivcap.actions import (
@@ -208,16 +207,16 @@ class IvcapAdapter:
         content: bytes | None = None,
     ) -> httpx.Response:
         headers = self._headers if content is None else self._json_headers
-        with upstream_errors(self.instance):
-            async with asyncio.timeout(self._settings.timeout_s):
-                return await self._client.request(
-                    method,
-                    self._base + path,
-                    params=tuple(params) if params else None,
-                    content=content,
-                    headers=headers,
-                    timeout=self._settings.timeout_s,
-                )
+        return await send_upstream(
+            self._client,
+            self.instance,
+            self._settings.timeout_s,
+            method,
+            self._base + path,
+            params=tuple(params) if params else None,
+            content=content,
+            headers=headers,
+        )
 
     def _warn_unknown_states(self, orders: tuple[Order, ...]) -> None:
         # IVCAP's own `unknown` is in the table but logged too (§6): the backend lost track.

@@ -18,7 +18,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from gateway.adapters.base import OrderDraft
-from gateway.adapters.ivcap.actions import urn_of, validation_failed
+from gateway.adapters.ivcap.actions import urn_of
 from gateway.adapters.ivcap.wire_common import classify_error, filter_literal
 from gateway.errors import GatewayError, ValidationFailedError
 from gateway.models import Order
@@ -122,7 +122,9 @@ def _validate(model: type[_Body], draft: OrderDraft) -> Any:
             }
         )
     except ValidationError as exc:
-        raise validation_failed(exc, "The order cannot be placed at IVCAP as given.") from exc
+        raise ValidationFailedError.from_pydantic(
+            exc, "The order cannot be placed at IVCAP as given."
+        ) from exc
 
 
 def _parameters(parameters: dict[str, str]) -> list[dict[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -17,7 +16,7 @@ from gateway.adapters.base import (
     ListRequest,
     OrderDraft,
     Stopwatch,
-    upstream_errors,
+    send_upstream,
 )
 from gateway.adapters.waldur.actions import (
     WALDUR_ADMIN_ACTIONS,
@@ -172,17 +171,17 @@ class WaldurAdapter:
         json: dict[str, Any] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
-        with upstream_errors(self.instance):
-            async with asyncio.timeout(self._settings.timeout_s):
-                return await self._client.request(
-                    method,
-                    self._base + path,
-                    params=tuple(params) if params else None,
-                    json=json,
-                    files=files,
-                    headers=self._headers,
-                    timeout=self._settings.timeout_s,
-                )
+        return await send_upstream(
+            self._client,
+            self.instance,
+            self._settings.timeout_s,
+            method,
+            self._base + path,
+            params=tuple(params) if params else None,
+            json=json,
+            files=files,
+            headers=self._headers,
+        )
 
     def _warn_unknown_states(self, orders: tuple[Order, ...]) -> None:
         for order in orders:

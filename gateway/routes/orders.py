@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.adapters.registry import STATUS_TABLES
 from gateway.auth import require_scope
-from gateway.models import OrderPage, Status
+from gateway.models import Order, OrderPage, Status
 from gateway.query import parse_order_query, parse_query_string
-from gateway.routes.rendering import json_response
+from gateway.routes.rendering import conditional_response, json_response, strong_etag, weak_etag
 from gateway.service import OrderService
 
 
@@ -32,7 +33,8 @@ async def list_orders(request: Request) -> Response:
 async def get_order(request: Request) -> Response:
     principal = require_scope(request, "orders:read")
     order = await _service(request).get_order(principal, request.path_params["order_id"])
-    return json_response(order)
+    body = order.model_dump_json().encode()
+    return conditional_response(request, body, strong_etag(body))
 
 
 async def list_statuses(request: Request) -> Response:
@@ -64,7 +66,15 @@ def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage)
         headers["Link"] = f'<{request.url.replace(query=urlencode(kept))}>; rel="next"'
     if any(report.status == "error" for report in page.providers.values()):
         headers["X-Partial-Response"] = "true"
-    return json_response(page, headers=headers)
+    # The orders are serialized once: for the body, and for a weak ETag over them alone (the
+    # same orders make the same page, though timings and cursor stamps differ).
+    data = ORDER_LIST.dump_json(page.data)
+    rest = page.model_dump_json(exclude={"data"}).encode()
+    body = b'{"data":' + data + b"," + rest[1:]
+    return conditional_response(request, body, weak_etag(data + str(page.has_more).encode()), headers=headers)
+
+
+ORDER_LIST = TypeAdapter(tuple[Order, ...])
 
 
 ROUTES = [

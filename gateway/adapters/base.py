@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -168,6 +169,29 @@ async def send_upstream(
     with upstream_errors(instance):
         async with asyncio.timeout(timeout_s):
             return await client.request(method, url, timeout=timeout_s, **kwargs)
+
+
+async def probe_health(
+    call: Awaitable[httpx.Response],
+    instance: str,
+    classify: Callable[[str, int, bytes], GatewayError],
+    healthy: Callable[[int], bool] = lambda status: status == 200,
+) -> Health:
+    """Run a cheap upstream call and report reachability; never raises."""
+    watch = Stopwatch()
+    try:
+        response = await call
+        if not healthy(response.status_code):
+            raise classify(instance, response.status_code, b"")
+    except GatewayError as exc:
+        return Health(status="error", ms=watch.ms, error=exc.type)
+    return Health(status="ok", ms=watch.ms)
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: values starting with it point into the upstream."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _is_connection_failure(exc: httpx.TimeoutException) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -45,10 +44,11 @@ from gateway.adapters.base import (
     ListChunk,
     ListRequest,
     OrderDraft,
-    Stopwatch,
+    probe_health,
     send_upstream,
+    url_origin,
 )
-from gateway.errors import GatewayError, NotFoundError, OrderNotFoundError, ValidationFailedError
+from gateway.errors import NotFoundError, OrderNotFoundError, ValidationFailedError
 from gateway.models import Health, Order
 from gateway.query import Filters, SortKey
 from gateway.settings import ArrowSettings
@@ -88,11 +88,10 @@ class ArrowAdapter:
         self._settings = settings
         self._client = client
         self._base = str(settings.base_url)
-        origin = urlsplit(self._base)
         self._ctx = ArrowContext(
             instance=instance,
             zone=ZoneInfo(settings.timezone),
-            upstream_origin=f"{origin.scheme}://{origin.netloc}",
+            upstream_origin=url_origin(self._base),
             public_url=str(settings.public_url) if settings.public_url else None,
             gateway_url=gateway_url.rstrip("/"),
         )
@@ -180,14 +179,12 @@ class ArrowAdapter:
         return await self._call(call.method, call.path, params=call.params, content=call.body)
 
     async def check_health(self) -> Health:
-        watch = Stopwatch()
-        try:
-            response = await self._call("GET", "orders", params=[("per_page", "1")])
-            if not 200 <= response.status_code < 300:
-                raise classify_error(self.instance, response.status_code, b"")
-        except GatewayError as exc:
-            return Health(status="error", ms=watch.ms, error=exc.type)
-        return Health(status="ok", ms=watch.ms)
+        return await probe_health(
+            self._call("GET", "orders", params=[("per_page", "1")]),
+            self.instance,
+            classify_error,
+            healthy=lambda status: 200 <= status < 300,
+        )
 
     async def _call(
         self,

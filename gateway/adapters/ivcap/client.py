@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -18,8 +18,9 @@ from gateway.adapters.base import (
     ListChunk,
     ListRequest,
     OrderDraft,
-    Stopwatch,
+    probe_health,
     send_upstream,
+    url_origin,
 )
 from gateway.adapters.ivcap import wire_actions, wire_current, wire_legacy
 from gateway.adapters.ivcap.actions import (
@@ -33,7 +34,7 @@ from gateway.adapters.ivcap.actions import (
 )
 from gateway.adapters.ivcap.drafts import CREATE_DIALECTS
 from gateway.adapters.ivcap.wire_common import Dialect, IvcapContext, classify_error, normalise_order_urn
-from gateway.errors import GatewayError, NotFoundError, OrderNotFoundError, ValidationFailedError
+from gateway.errors import NotFoundError, OrderNotFoundError, ValidationFailedError
 from gateway.models import Health, Order
 from gateway.query import SortKey
 from gateway.settings import IvcapSettings
@@ -78,10 +79,9 @@ class IvcapAdapter:
         self._dialect = DIALECTS[settings.dialect]
         self._create = CREATE_DIALECTS[settings.dialect]
         self._base = str(settings.base_url)
-        origin = urlsplit(self._base)
         self._ctx = IvcapContext(
             instance=instance,
-            upstream_origin=f"{origin.scheme}://{origin.netloc}",
+            upstream_origin=url_origin(self._base),
             public_url=str(settings.public_url) if settings.public_url else None,
             gateway_url=gateway_url.rstrip("/"),
             write_actions=() if legacy else CURRENT_WRITE_ACTIONS,
@@ -186,14 +186,7 @@ class IvcapAdapter:
         return rows
 
     async def check_health(self) -> Health:
-        watch = Stopwatch()
-        try:
-            response = await self._get("orders", [("limit", "1")])
-            if response.status_code != 200:
-                raise classify_error(self.instance, response.status_code, b"")
-        except GatewayError as exc:
-            return Health(status="error", ms=watch.ms, error=exc.type)
-        return Health(status="ok", ms=watch.ms)
+        return await probe_health(self._get("orders", [("limit", "1")]), self.instance, classify_error)
 
     async def _get(self, path: str, params: list[tuple[str, str]] | None) -> httpx.Response:
         return await self._call("GET", path, params=params)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -15,8 +14,9 @@ from gateway.adapters.base import (
     ListChunk,
     ListRequest,
     OrderDraft,
-    Stopwatch,
+    probe_health,
     send_upstream,
+    url_origin,
 )
 from gateway.adapters.waldur.actions import (
     WALDUR_ADMIN_ACTIONS,
@@ -80,11 +80,10 @@ class WaldurAdapter:
         self._settings = settings
         self._client = client
         self._base = str(settings.base_url)
-        origin = urlsplit(self._base)
         self._ctx = WaldurContext(
             instance=instance,
             currency=settings.currency,
-            upstream_origin=f"{origin.scheme}://{origin.netloc}",
+            upstream_origin=url_origin(self._base),
             public_url=str(settings.public_url) if settings.public_url else None,
             gateway_url=gateway_url.rstrip("/"),
         )
@@ -110,14 +109,11 @@ class WaldurAdapter:
         return order
 
     async def check_health(self) -> Health:
-        watch = Stopwatch()
-        try:
-            response = await self._get("marketplace-orders/", [("page_size", "1")], method="HEAD")
-            if response.status_code != 200:
-                raise classify_error(self.instance, response.status_code, b"")
-        except GatewayError as exc:
-            return Health(status="error", ms=watch.ms, error=exc.type)
-        return Health(status="ok", ms=watch.ms)
+        return await probe_health(
+            self._get("marketplace-orders/", [("page_size", "1")], method="HEAD"),
+            self.instance,
+            classify_error,
+        )
 
     async def create_order(self, draft: OrderDraft) -> Order:
         body = create_body(draft, self._base)

@@ -22,9 +22,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway.adapters.base import ListRequest, ProviderAdapter
+from gateway.adapters.base import ListChunk, ListRequest, ProviderAdapter
 from gateway.errors import GatewayError, InvalidCursorError, ScanLimitError
-from gateway.merge import OrderKey, comes_after, complete_prefix, later, matches, order_key, sort_orders
+from gateway.merge import (
+    OrderKey,
+    comes_after,
+    complete_prefix,
+    later,
+    matches,
+    order_key,
+    sort_orders,
+    sort_value,
+)
 from gateway.models import Order, ProblemBody, ProviderReport
 from gateway.query import Filters, OrderQuery, SortKey
 
@@ -97,15 +106,16 @@ class Position:
     after: OrderKey | None = None
     page: str | None = None
     size: int | None = None  # page tokens are only valid with the page size they came from
+    prev: tuple[str | None, ...] = ()  # (token of the page before ``page``,), or () if unknown
 
     def encode(self) -> dict[str, Any]:
         after = None if self.after is None else [self.after[0].isoformat(), self.after[1]]
-        return {"after": after, "page": self.page, "size": self.size}
+        return {"after": after, "page": self.page, "size": self.size, "prev": list(self.prev) or None}
 
     @classmethod
     def decode(cls, value: Any) -> Position:
         try:
-            after, page, size = value["after"], value["page"], value["size"]
+            after, page, size, prev = value["after"], value["page"], value["size"], value["prev"]
             key = None if after is None else (datetime.fromisoformat(after[0]), str(after[1]))
             if key is not None and key[0].tzinfo is None:
                 raise ValueError("naive")
@@ -113,9 +123,11 @@ class Position:
                 raise TypeError("page")
             if size is not None and (not isinstance(size, int) or size < 1):
                 raise TypeError("size")
+            if prev is not None and (len(prev) != 1 or not (prev[0] is None or isinstance(prev[0], str))):
+                raise TypeError("prev")
         except (TypeError, ValueError, KeyError, IndexError):
             raise InvalidCursorError("The cursor is malformed.") from None
-        return cls(after=key, page=page, size=size)
+        return cls(after=key, page=page, size=size, prev=tuple(prev or ()))
 
 
 @dataclass(slots=True)
@@ -139,10 +151,12 @@ class Walk:
     page_of: dict[str, int] = field(default_factory=dict)  # paged: order id → index in tokens
     emitted_page: int | None = None  # paged: index of the page of the last order emitted
     next_token: str | None = None  # paged: the page to read next
+    first_prev: tuple[str | None, ...] = ()  # paged: (token of the page before tokens[0],) if known
 
     def __post_init__(self) -> None:
         self.frontier = self.start.after
         self.next_token = self.start.page
+        self.first_prev = self.start.prev
 
     @property
     def sort(self) -> SortKey:
@@ -216,10 +230,28 @@ class Walk:
         self.buffer.extend(o for o in fresh if matches(o, self.plan.local))
 
     async def _fetch_paged(self) -> None:
-        """Read the next upstream page; hold back its trailing run until the next shows its end."""
+        """Read the next upstream page; hold back its trailing run until the next shows its end.
+
+        On the first read of a resumed walk, a page that does not start strictly before the
+        resume point may have lost orders to the page before (upstream deletions shift
+        orders up): that page is read first, when its token is known.
+        """
         sort = self.sort
         token = self.next_token
         chunk = await self._list(self.plan.pushed, self.page_size, token)
+        if not self.tokens and self.start.after is not None and self.start.prev:
+            # Safe only when the page starts strictly before the resume point's sort value:
+            # then whatever precedes it was emitted (ties may come in any order).
+            first = chunk.orders[0] if chunk.orders else None
+            if first is None or not _strictly_before(sort_value(first, sort), self.start.after[0], sort):
+                self.first_prev = ()
+                self._absorb(
+                    self.start.prev[0], await self._list(self.plan.pushed, self.page_size, self.start.prev[0])
+                )
+        self._absorb(token, chunk)
+
+    def _absorb(self, token: str | None, chunk: ListChunk) -> None:
+        sort = self.sort
         index = len(self.tokens)
         self.tokens.append(token)
         fresh = [
@@ -287,13 +319,25 @@ class Walk:
         if not remaining and not self.upstream_more and self.error is None:
             return DONE
         if not self.tokens:  # nothing read in this request: resume as we came
-            return Position(after, self.start.page, self.page_size).encode()
-        # Re-read the page of the last order emitted (or of the first one still waiting):
-        # upstream deletions before it shift later orders onto it.
+            return Position(after, self.start.page, self.page_size, self.start.prev).encode()
+        # Resume at the page holding the first order still waiting or the last one emitted
+        # (else at the next page to read), remembering the page before it for the check above.
         candidates = remaining + ([self.emitted_page] if self.emitted_page is not None else [])
-        if candidates:
-            return Position(after, self.tokens[min(candidates)], self.page_size).encode()
-        return Position(after, self.next_token, self.page_size).encode()
+        earliest = min(candidates) if candidates else len(self.tokens)
+        return Position(
+            after, self._token_at(earliest)[0], self.page_size, self._token_at(earliest - 1)
+        ).encode()
+
+    def _token_at(self, index: int) -> tuple[str | None, ...]:
+        """(token,) of the index-th page of this request's reading order, () when unknown:
+        -1 is the page before the first one read, len(tokens) the next unread page."""
+        if 0 <= index < len(self.tokens):
+            return (self.tokens[index],)
+        if index == len(self.tokens):
+            return (self.next_token,)
+        if index == -1:
+            return self.first_prev
+        return ()
 
     def _unemitted(self) -> Iterable[Order]:
         yield from self.buffer
@@ -314,6 +358,11 @@ class Walk:
             filters_applied_locally=self.plan.local_names,
             call_limit_reached=self.call_limit_reached,
         )
+
+
+def _strictly_before(value: datetime, other: datetime, sort: SortKey) -> bool:
+    """Whether ``value`` comes before ``other`` in the walking direction (ties do not)."""
+    return value > other if sort.descending else value < other
 
 
 def _bounded(filters: Filters, frontier: OrderKey | None, sort: SortKey) -> Filters:

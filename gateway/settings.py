@@ -35,11 +35,43 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ReadCacheSettings(_Strict):
+    """How long one instance's reads are served from the read cache."""
+
+    ttl_s: float = Field(default=5.0, ge=0, le=3600)  # 0: this instance's reads are not cached
+    # After an upstream failure, an answer up to this old (past its ttl) is served, marked stale.
+    stale_if_error_s: float = Field(default=300.0, ge=0, le=86_400)
+
+
+class BreakerSettings(_Strict):
+    """The instance's circuit breaker: opens when ``failure_rate`` of at least ``min_calls``
+    calls in the last ``window_s`` failed; stays open ``open_s``, then lets one probe through."""
+
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    window_s: float = Field(default=30.0, gt=0, le=3600)
+    min_calls: int = Field(default=10, ge=1, le=10_000)
+    open_s: float = Field(default=15.0, gt=0, le=3600)
+
+
+class RetrySettings(_Strict):
+    """Retries of safe upstream calls (reads) and of keyed writes; never past the deadline."""
+
+    attempts: int = Field(default=3, ge=1, le=10)  # 1: no retry
+    base_delay_s: float = Field(default=0.05, ge=0, le=10)  # exponential backoff, full jitter
+    max_delay_s: float = Field(default=1.0, ge=0, le=60)
+    retry_after_cap_s: float = Field(default=5.0, ge=0, le=300)  # an upstream's Retry-After, capped
+
+
 class _ProviderBase(_Strict):
     base_url: AnyHttpUrl
     # The provider's address as callers may see it, for ``links.upstream``; None hides it.
     public_url: AnyHttpUrl | None = None
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)  # one upstream call, retries included
+    connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    max_concurrency: int = Field(default=32, ge=1, le=1000)  # upstream calls in flight at once
+    cache: ReadCacheSettings = ReadCacheSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    retry: RetrySettings = RetrySettings()
 
     @field_validator("base_url", "public_url")
     @classmethod
@@ -92,6 +124,18 @@ ProviderSettings = Annotated[WaldurSettings | IvcapSettings | ArrowSettings, Fie
 PROVIDER_KINDS = ("waldur", "ivcap", "arrow")
 
 
+class RateLimitSettings(_Strict):
+    """A token bucket: ``requests`` per ``window_s`` on average, bursts up to ``burst``."""
+
+    requests: int = Field(default=600, ge=1, le=1_000_000)
+    window_s: float = Field(default=60.0, gt=0, le=86_400)
+    burst: int | None = Field(default=None, ge=1, le=1_000_000)  # None: ``requests``
+
+    @property
+    def capacity(self) -> int:
+        return self.burst if self.burst is not None else self.requests
+
+
 class ApiKeySettings(_Strict):
     """One caller's key, stored as the sha256 hex digest of the key itself."""
 
@@ -100,14 +144,18 @@ class ApiKeySettings(_Strict):
     scopes: tuple[Literal["orders:read", "orders:write", "orders:admin"], ...] = Field(min_length=1)
     # None: every instance; otherwise only these (others are invisible to this key).
     providers: tuple[str, ...] | None = None
+    rate_limit: RateLimitSettings | None = None  # None: the top-level ``rate_limit``
 
 
 class CacheSettings(_Strict):
     """Where shared state lives: this process's memory, or one Redis for every replica
-    (idempotency records today; the read cache and rate limits use the same choice)."""
+    (idempotency records, the read cache and rate-limit buckets)."""
 
     backend: Literal["memory", "redis"] = "memory"
     url: str | None = Field(default=None, pattern=r"^rediss?://")
+    # Bounds of the in-process read cache (also the fallback while Redis is unreachable).
+    max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _redis_needs_url(self) -> CacheSettings:
@@ -142,6 +190,7 @@ class Settings(_Strict):
     providers: dict[Annotated[str, Field(pattern=INSTANCE_NAME)], ProviderSettings] = Field(min_length=1)
     api_keys: tuple[ApiKeySettings, ...] = ()
     cache: CacheSettings = CacheSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()  # per key, unless the key sets its own
     idempotency: IdempotencySettings = IdempotencySettings()
     cursor: CursorSettings = CursorSettings()
     server: ServerSettings = ServerSettings()

@@ -15,6 +15,12 @@ probability ``rate`` drawn from its own ``random.Random(seed)``; ``path`` restri
 request paths starting with that prefix. Arming a plan replaces the previous one.
 
 Paths under ``/__sim__/`` are never delayed, faulted or authenticated.
+
+The middleware also counts the requests it sees (faulted or not), so tests can tell how many
+upstream calls the gateway made::
+
+    GET    /__sim__/requests   {"total": 7, "by_route": {"GET /api/marketplace-orders/": 7}}
+    DELETE /__sim__/requests   reset the counts
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -30,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTROL_PREFIX = "/__sim__/"
 FAULTS_PATH = "/__sim__/faults"
+REQUESTS_PATH = "/__sim__/requests"
 FAILURE_BODY = b'{"detail":"Simulated failure."}'
 MALFORMED_BODY = b'[{"uuid": "0b9f3c1e6d2a4f5b8c7d9e0f1a2b3c4d", "state": "pend'
 DROPPED_BODY_PROMISED = 65536
@@ -130,6 +138,7 @@ class FaultMiddleware:
         self.latency_ms = latency_ms
         self.controller = controller if controller is not None else FaultController(seed=seed)
         self.failure_body = failure_body  # the body of a `status` fault, in the upstream's error shape
+        self.requests: Counter[str] = Counter()  # "METHOD /path" -> requests seen
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -139,9 +148,13 @@ class FaultMiddleware:
         if path == FAULTS_PATH:
             await self._control(scope, receive, send)
             return
+        if path == REQUESTS_PATH:
+            await self._counts(scope, send)
+            return
         if path.startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
+        self.requests[f"{scope['method']} {path}"] += 1
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
         plan = self.controller.take(path)
@@ -183,6 +196,18 @@ class FaultMiddleware:
         else:
             detail = {"detail": f'Method "{method}" not allowed.'}
             await _answer_json(send, 405, detail, [(b"allow", b"GET, POST, DELETE")])
+
+    async def _counts(self, scope: Scope, send: Send) -> None:
+        method = scope["method"]
+        if method == "GET":
+            counts = {"total": sum(self.requests.values()), "by_route": dict(self.requests)}
+            await _answer_json(send, 200, counts)
+        elif method == "DELETE":
+            self.requests.clear()
+            await _answer(send, 204, b"", content_type=None)
+        else:
+            detail = {"detail": f'Method "{method}" not allowed.'}
+            await _answer_json(send, 405, detail, [(b"allow", b"GET, DELETE")])
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -772,3 +772,15 @@ async def test_urls_point_at_the_host_that_was_asked(sim: Starlette) -> None:
     body = response.json()[0]
     assert urlsplit(body["url"]).netloc == "sim.example:9001"
     assert links(response)["first"] == "http://sim.example:9001/api/marketplace-orders/"
+
+
+async def test_requests_are_counted_faulted_or_not_and_the_counts_reset() -> None:
+    async with client_for(make_sim(orders=20)) as client:
+        await arm(client, {"status": 503, "count": 1})
+        await list_orders(client)
+        await list_orders(client)
+        await client.get("/__sim__/faults")  # control paths are not counted
+        counts = (await client.get("/__sim__/requests")).json()
+        assert counts == {"total": 2, "by_route": {"GET /api/marketplace-orders/": 2}}
+        assert (await client.delete("/__sim__/requests")).status_code == 204
+        assert (await client.get("/__sim__/requests")).json() == {"total": 0, "by_route": {}}

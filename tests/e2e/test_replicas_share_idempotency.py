@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from gateway.sim.arrow import create_arrow_sim
+from tests.support.replicas import running_replicas
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
 KEY = "replica-test-key-0001"
 SIM_TOKEN = "replica-sim-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -53,36 +42,9 @@ def replicas(tmp_path: Path, redis_url: str) -> Iterator[tuple[list[str], object
             "cache": {"backend": "redis", "url": redis_url},
             "cursor": {"secret": "${OG_CURSOR_SECRET}"},
         }
-        path = tmp_path / "gateway.yaml"
-        path.write_text(yaml.safe_dump(config))
-        env = {**os.environ, "OG_ARROW_KEY": SIM_TOKEN, "OG_CURSOR_SECRET": "shared-cursor-secret"}
-        ports = [free_port(), free_port()]
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for port in ports
-        ]
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
-        try:
-            deadline = time.monotonic() + 30
-            for url in urls:
-                while True:
-                    try:
-                        if httpx.get(f"{url}/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "a gateway replica did not start"
-                    time.sleep(0.1)
+        env = {"OG_ARROW_KEY": SIM_TOKEN, "OG_CURSOR_SECRET": "shared-cursor-secret"}
+        with running_replicas(config, tmp_path, env=env) as urls:
             yield urls, sim
-        finally:
-            for process in processes:
-                process.terminate()
-                process.wait(timeout=15)
 
 
 def test_fifty_identical_keyed_posts_over_two_replicas_create_one_order(

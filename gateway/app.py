@@ -16,22 +16,27 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from gateway.adapters.base import ProviderAdapter
 from gateway.adapters.registry import ADAPTERS
 from gateway.auth import ApiKeyBackend, KeyRing
+from gateway.cache import MemoryReadCache, ReadCache, ReadThrough
+from gateway.cache_redis import FallbackReadCache, RedisReadCache
 from gateway.cursor import CursorSigner
+from gateway.deadline import UPSTREAM_SHARE
 from gateway.errors import GatewayError
 from gateway.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
+from gateway.middleware.rate_limit import RateLimitMiddleware
 from gateway.middleware.request_id import RequestIdMiddleware
+from gateway.middleware.request_timeout import RequestTimeoutMiddleware
 from gateway.problems import (
     authentication_failed,
     handle_gateway_error,
     handle_http_exception,
     handle_unexpected,
+    problem_response,
 )
+from gateway.ratelimit import build_rate_limiter, policy_resolver
 from gateway.routes import meta, orders, writes
 from gateway.service import OrderService
 from gateway.settings import Settings
-
-# Upstream calls get this share of the request's time; the rest is for merging and answering.
-UPSTREAM_BUDGET_SHARE = 0.85
+from gateway.stack import build_stack
 
 
 def create_app(
@@ -41,6 +46,8 @@ def create_app(
     clock: Callable[[], float] | None = None,
 ) -> Starlette:
     """The gateway as an ASGI app. ``client`` and ``clock`` are injected by tests and the demo."""
+    # Built here, not in the lifespan: the middleware list below needs it. It connects lazily.
+    limiter = build_rate_limiter(settings, clock=clock or time.monotonic)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -48,18 +55,33 @@ def create_app(
             shared = client
             if shared is None:
                 shared = await stack.enter_async_context(build_client(settings))
-            app.state.orders = build_service(settings, shared, clock or time.time)
+            read_cache = build_read_cache(settings)
+            stack.push_async_callback(read_cache.close)
+            app.state.read_cache = read_cache
+            app.state.orders = build_service(settings, shared, clock or time.time, read_cache)
             app.state.idempotency = build_idempotency_store(settings)
             stack.push_async_callback(app.state.idempotency.close)
             app.state.idempotency_ttl_s = settings.idempotency.ttl_s
+            stack.push_async_callback(limiter.close)
             yield
 
     middleware = [
         Middleware(RequestIdMiddleware),
         Middleware(
+            RequestTimeoutMiddleware,
+            timeout_s=settings.server.request_timeout_s,
+            on_error=problem_response,
+        ),
+        Middleware(
             AuthenticationMiddleware,
             backend=ApiKeyBackend(KeyRing(settings.api_keys)),
             on_error=authentication_failed,
+        ),
+        Middleware(
+            RateLimitMiddleware,
+            limiter=limiter,
+            policy_for=policy_resolver(settings),
+            render=problem_response,
         ),
     ]
     app = Starlette(
@@ -74,6 +96,8 @@ def create_app(
     )
     # A trailing-slash variant is not another name for a resource: 404, never a redirect.
     app.router.redirect_slashes = False
+    app.state.limiter = limiter  # ``degraded`` while Redis is unreachable
+    app.state.shared_store = settings.cache.backend == "redis"
     return app
 
 
@@ -97,9 +121,22 @@ def build_idempotency_store(settings: Settings) -> IdempotencyStore:
     return MemoryIdempotencyStore()
 
 
-def build_service(settings: Settings, client: httpx.AsyncClient, clock: Callable[[], float]) -> OrderService:
+def build_read_cache(settings: Settings) -> ReadCache:
+    """Cached reads in this process, or in the shared Redis (falling back to memory)."""
+    memory = MemoryReadCache(max_entries=settings.cache.max_entries, max_bytes=settings.cache.max_bytes)
+    if settings.cache.backend == "redis" and settings.cache.url:
+        return FallbackReadCache(RedisReadCache(settings.cache.url), memory)
+    return memory
+
+
+def build_service(
+    settings: Settings, client: httpx.AsyncClient, clock: Callable[[], float], read_cache: ReadCache
+) -> OrderService:
+    read_through = ReadThrough(read_cache)
     adapters: dict[str, ProviderAdapter] = {
-        name: ADAPTERS[cfg.kind](name, cfg, client, gateway_url=settings.server.public_url)
+        name: build_stack(
+            ADAPTERS[cfg.kind](name, cfg, client, gateway_url=settings.server.public_url), cfg, read_through
+        )
         for name, cfg in settings.providers.items()
     }
     cursor = settings.cursor
@@ -108,6 +145,8 @@ def build_service(settings: Settings, client: httpx.AsyncClient, clock: Callable
     return OrderService(
         adapters,
         CursorSigner(secret, previous, ttl_s=cursor.ttl_s),
-        budget_s=settings.server.request_timeout_s * UPSTREAM_BUDGET_SHARE,
+        cache=read_cache,
+        budget_s=settings.server.request_timeout_s * UPSTREAM_SHARE,
         clock=clock,
+        retry={name: cfg.retry for name, cfg in settings.providers.items()},
     )

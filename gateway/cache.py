@@ -1,17 +1,38 @@
-"""The read cache's interface and its memory store: entries keyed by query, tagged by instance.
+"""The read cache: its store interface, the in-process store, and reading through it.
 
-Reads will be served from here (the caching issue); writes already evict through it: every
-successful write drops the entries tagged with its order and its instance's listings
-before the answer is sent.
+A store keeps opaque byte values under string keys, each tagged (``order:<instance>:<id>``,
+``list:<instance>``) so a write can evict every read it made stale. ``ReadThrough`` puts a
+store in front of an upstream call:
+
+- a fresh entry answers at once (HIT);
+- concurrent misses for one key make one upstream call: in this process by sharing one
+  future, across processes by a short fill lock in the store (the others wait for the value);
+- when the upstream fails, an entry past its TTL but within ``stale_if_error`` answers (STALE);
+- an eviction that lands while a fill is in flight wins: the fill is not stored, because the
+  answer it carries may predate the write (tag versions, checked at store time).
+
+What was served is noted in the request's ``ReadLedger`` (a context variable), from which the
+service reports each instance's source and the routes build ``X-Cache``/``Cache-Status``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from cachetools import TTLCache
+from cachetools import LRUCache
+
+from gateway.errors import UpstreamError
+from gateway.models import ReadOutcome, ReadSource
+
+FILL_LOCK_S = 5.0  # how long another process may hold a key's fill lock before we fetch anyway
+FILL_POLL_S = 0.02
 
 
 def order_tag(instance: str, native_id: str) -> str:
@@ -22,46 +43,311 @@ def listing_tag(instance: str) -> str:
     return f"list:{instance}"
 
 
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A stored answer and its lifetimes, as wall-clock times (shared by every replica)."""
+
+    value: bytes
+    stored_at: float
+    fresh_until: float
+    stale_until: float
+
+    _HEADER = struct.Struct("!ddd")
+
+    def encode(self) -> bytes:
+        return self._HEADER.pack(self.stored_at, self.fresh_until, self.stale_until) + self.value
+
+    @classmethod
+    def decode(cls, raw: bytes) -> CacheEntry:
+        stored_at, fresh_until, stale_until = cls._HEADER.unpack_from(raw)
+        return cls(raw[cls._HEADER.size :], stored_at, fresh_until, stale_until)
+
+
 class ReadCache(Protocol):
-    """Where cached reads live; one instance per process (memory) or shared (Redis, later)."""
+    """Where cached reads live: this process's memory, or a Redis shared by every replica."""
 
-    async def get(self, key: str) -> bytes | None: ...
+    async def get(self, key: str) -> CacheEntry | None:
+        """The entry, until its ``stale_until``; None when absent or older."""
+        ...
 
-    async def put(self, key: str, value: bytes, *, ttl_s: float, tags: Iterable[str]) -> None: ...
+    async def versions(self, tags: Iterable[str]) -> tuple[int, ...]:
+        """Each tag's eviction count, read before a fill so the fill can be refused later."""
+        ...
+
+    async def put(
+        self, key: str, entry: CacheEntry, tags: tuple[str, ...], versions: tuple[int, ...]
+    ) -> bool:
+        """Store ``entry`` unless one of ``tags`` was evicted since ``versions`` were read."""
+        ...
 
     async def evict(self, tags: Iterable[str]) -> int:
         """Drop every entry carrying one of ``tags``; how many were dropped."""
         ...
 
+    async def lock(self, key: str, ttl_s: float) -> bool:
+        """Take the cross-process fill lock of ``key``; False when another process holds it."""
+        ...
+
+    async def unlock(self, key: str) -> None: ...
+
+    async def locked(self, key: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class _TaggedLRU(LRUCache[str, CacheEntry]):
+    """An LRU bounded by total bytes that forgets a key's tags when it drops the key."""
+
+    def __init__(self, max_bytes: int, on_drop: Callable[[str], None]) -> None:
+        super().__init__(maxsize=max_bytes, getsizeof=lambda entry: len(entry.value) + 64)
+        self._on_drop = on_drop
+
+    def popitem(self) -> tuple[str, CacheEntry]:
+        key, entry = super().popitem()
+        self._on_drop(key)
+        return key, entry
+
 
 class MemoryReadCache:
-    """A bounded in-process cache (cachetools) with a tag index for eviction."""
+    """The in-process store: bounded by entries and by bytes, least recently used dropped first."""
 
-    def __init__(self, *, maxsize: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
-        # One TTL cache per distinct TTL would be simpler to expire; entries carry their own
-        # deadline instead, checked on read, and the LRU bound keeps memory in check.
-        self._entries: TTLCache[str, tuple[float, bytes, frozenset[str]]] = TTLCache(
-            maxsize=maxsize, ttl=24 * 3600, timer=clock
-        )
-        self._tagged: dict[str, set[str]] = {}
+    def __init__(
+        self,
+        *,
+        max_entries: int = 10_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._entries = _TaggedLRU(max_bytes, self._forget)
+        self._max_entries = max_entries
+        self._tags_of: dict[str, tuple[str, ...]] = {}
+        self._keys_of: dict[str, set[str]] = {}
+        self._versions: dict[str, int] = {}
         self._clock = clock
 
-    async def get(self, key: str) -> bytes | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] <= self._clock():
-            return None
-        return entry[1]
+    def __len__(self) -> int:
+        return len(self._entries)
 
-    async def put(self, key: str, value: bytes, *, ttl_s: float, tags: Iterable[str]) -> None:
-        tag_set = frozenset(tags)
-        self._entries[key] = (self._clock() + ttl_s, value, tag_set)
-        for tag in tag_set:
-            self._tagged.setdefault(tag, set()).add(key)
+    async def get(self, key: str) -> CacheEntry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.stale_until <= self._clock():
+            self._drop(key)
+            return None
+        return entry
+
+    async def versions(self, tags: Iterable[str]) -> tuple[int, ...]:
+        return tuple(self._versions.get(tag, 0) for tag in tags)
+
+    async def put(
+        self, key: str, entry: CacheEntry, tags: tuple[str, ...], versions: tuple[int, ...]
+    ) -> bool:
+        if await self.versions(tags) != versions:
+            return False
+        self._drop(key)
+        try:
+            self._entries[key] = entry
+        except ValueError:  # larger than the whole byte bound: not worth keeping
+            return False
+        self._tags_of[key] = tags
+        for tag in tags:
+            self._keys_of.setdefault(tag, set()).add(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem()
+        return True
 
     async def evict(self, tags: Iterable[str]) -> int:
         dropped = 0
         for tag in tags:
-            for key in self._tagged.pop(tag, set()):
-                if self._entries.pop(key, None) is not None:
-                    dropped += 1
+            self._versions[tag] = self._versions.get(tag, 0) + 1
+            for key in list(self._keys_of.get(tag, ())):
+                dropped += self._drop(key)
         return dropped
+
+    async def lock(self, key: str, ttl_s: float) -> bool:
+        return True  # one process: ReadThrough's own futures already make one call per key
+
+    async def unlock(self, key: str) -> None:
+        return None
+
+    async def locked(self, key: str) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._tags_of.clear()
+        self._keys_of.clear()
+
+    def _drop(self, key: str) -> int:
+        if self._entries.pop(key, None) is None:
+            return 0
+        self._forget(key)
+        return 1
+
+    def _forget(self, key: str) -> None:
+        for tag in self._tags_of.pop(key, ()):
+            keys = self._keys_of.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._keys_of[tag]
+
+
+@dataclass(slots=True)
+class ReadLedger:
+    """The reads of one request: whether the caller asked to refetch, and what each got."""
+
+    refresh: bool = False
+    reads: dict[str, list[ReadOutcome]] = field(default_factory=dict)
+
+    def note(self, instance: str, outcome: ReadOutcome) -> None:
+        self.reads.setdefault(instance, []).append(outcome)
+
+    def sources(self, instance: str) -> list[ReadSource]:
+        return [read.source for read in self.reads.get(instance, ())]
+
+
+_LEDGER: ContextVar[ReadLedger | None] = ContextVar("read_ledger", default=None)
+
+
+@contextmanager
+def reading(*, refresh: bool = False) -> Iterator[ReadLedger]:
+    """Collect what this request's reads were answered from (and refetch all with ``refresh``)."""
+    ledger = ReadLedger(refresh=refresh)
+    token = _LEDGER.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _LEDGER.reset(token)
+
+
+def current_ledger() -> ReadLedger | None:
+    return _LEDGER.get()
+
+
+class ReadThrough:
+    """Answers reads from a store, filling it from the upstream one call per key at a time."""
+
+    def __init__(self, store: ReadCache, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self._clock = clock
+        self._flights: dict[str, asyncio.Future[tuple[bytes, ReadOutcome]]] = {}
+
+    async def read(
+        self,
+        key: str,
+        fetch: Callable[[], Awaitable[bytes]],
+        *,
+        ttl_s: float,
+        stale_s: float,
+        tags: tuple[str, ...],
+    ) -> tuple[bytes, ReadOutcome]:
+        """The value for ``key``: cached while fresh, else fetched (once, however many ask)."""
+        ledger = current_ledger()
+        refresh = ledger is not None and ledger.refresh
+        cached = await self.store.get(key)
+        now = self._clock()
+        if cached is not None and not refresh and now < cached.fresh_until:
+            return cached.value, ReadOutcome("hit", now - cached.stored_at, cached.fresh_until - now)
+        flight = self._flights.get(key)
+        if flight is not None:
+            try:
+                value, outcome = await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if flight.cancelled() and task is not None and not task.cancelling():
+                    # The caller that was fetching gave up (its own deadline); fetch ourselves.
+                    return await self.read(key, fetch, ttl_s=ttl_s, stale_s=stale_s, tags=tags)
+                raise
+            return value, ReadOutcome("collapsed", outcome.age_s, outcome.ttl_left_s)
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        try:
+            result = await self._fill(
+                key, fetch, cached, ttl_s=ttl_s, stale_s=stale_s, tags=tags, refresh=refresh
+            )
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved here, so an unawaited failure logs no warning
+            raise
+        else:
+            flight.set_result(result)
+            return result
+        finally:
+            del self._flights[key]
+
+    async def _fill(
+        self,
+        key: str,
+        fetch: Callable[[], Awaitable[bytes]],
+        cached: CacheEntry | None,
+        *,
+        ttl_s: float,
+        stale_s: float,
+        tags: tuple[str, ...],
+        refresh: bool,
+    ) -> tuple[bytes, ReadOutcome]:
+        asked_at = self._clock()
+        locked = await self.store.lock(key, FILL_LOCK_S)
+        try:
+            if not locked and not refresh:
+                filled = await self._wait_for_other_process(key, asked_at)
+                if filled is not None:
+                    now = self._clock()
+                    return filled.value, ReadOutcome(
+                        "collapsed", now - filled.stored_at, filled.fresh_until - now
+                    )
+            versions = await self.store.versions(tags)
+            try:
+                value = await fetch()
+            except UpstreamError:
+                now = self._clock()
+                if cached is not None and now < cached.stale_until:
+                    return cached.value, ReadOutcome(
+                        "stale", now - cached.stored_at, cached.fresh_until - now
+                    )
+                raise
+            now = self._clock()
+            entry = CacheEntry(value, now, now + ttl_s, now + ttl_s + stale_s)
+            await self.store.put(key, entry, tags, versions)
+            return value, ReadOutcome("refresh" if refresh else "miss", 0.0, ttl_s)
+        finally:
+            if locked:
+                await self.store.unlock(key)
+
+    async def _wait_for_other_process(self, key: str, asked_at: float) -> CacheEntry | None:
+        """Another process is filling ``key``: wait for its entry, or for its lock to go."""
+        deadline = asyncio.get_running_loop().time() + FILL_LOCK_S
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(FILL_POLL_S)
+            entry = await self.store.get(key)
+            if (
+                entry is not None
+                and entry.stored_at >= asked_at - FILL_LOCK_S
+                and entry.fresh_until > self._clock()
+            ):
+                return entry
+            if not await self.store.locked(key):
+                return None
+        return None
+
+
+def merge_outcomes(outcomes: Mapping[str, list[ReadOutcome]]) -> ReadOutcome | None:
+    """One summary of many reads: stale if any was, a miss if any was fetched, else a hit."""
+    every = [o for reads in outcomes.values() for o in reads]
+    if not every:
+        return None
+    ttl = min(o.ttl_left_s for o in every)
+    age = max(o.age_s for o in every)
+    sources = {o.source for o in every}
+    for source in ("stale", "bypass", "refresh", "miss", "collapsed"):
+        if source in sources:
+            return ReadOutcome(source, age, ttl)
+    return ReadOutcome("hit", age, ttl)

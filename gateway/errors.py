@@ -7,6 +7,7 @@
     │   ├── InvalidQueryError         400 invalid-query
     │   ├── InvalidCursorError        400 invalid-cursor
     │   ├── InvalidBodyError          400 invalid-body           (not JSON, bad Idempotency-Key)
+    │   ├── InvalidHeaderError        400 invalid-header         (+ header: its name)
     │   ├── PayloadTooLargeError      413 payload-too-large
     │   ├── UnsupportedMediaTypeError 415 unsupported-media-type
     │   ├── ValidationFailedError     422 validation-failed      (+ errors: field list)
@@ -20,6 +21,7 @@
     │   ├── IdempotencyConflictError  422 idempotency-key-reused
     │   │   └── RequestInProgressError    409 request-in-progress
     │   └── RateLimitedError          429 rate-limited           (+ Retry-After)
+    ├── StoreUnavailableError         503 store-unavailable      (+ Retry-After; Redis unreachable)
     └── UpstreamError                 502 upstream-error         (+ provider, upstream_status)
         ├── UpstreamAuthError         502 upstream-auth          (never 401 to our caller)
         ├── UpstreamUnreachableError  502 upstream-unreachable   (refused, reset, dropped)
@@ -110,6 +112,18 @@ class InvalidBodyError(ClientError):
     status = 400
     type = "invalid-body"
     title = "Invalid request body"
+
+
+class InvalidHeaderError(ClientError):
+    """A request header has a value we cannot use; ``header`` names it (never echoes the value)."""
+
+    status = 400
+    type = "invalid-header"
+    title = "Invalid header"
+
+    def __init__(self, detail: str, *, header: str) -> None:
+        super().__init__(detail, extensions={"header": header})
+        self.header = header
 
 
 class PayloadTooLargeError(ClientError):
@@ -234,6 +248,17 @@ class RateLimitedError(ClientError):
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class StoreUnavailableError(GatewayError):
+    """The shared state store (Redis) did not answer: a keyed write is refused, not risked twice."""
+
+    status = 503
+    type = "store-unavailable"
+    title = "Shared state store unavailable"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
 
 
 class UpstreamError(GatewayError):

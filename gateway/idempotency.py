@@ -3,20 +3,25 @@
 A record is claimed atomically before the work starts (``in_flight``), then replaced by the
 answer (``done``) or, when an upstream create timed out after it may have been accepted, by
 ``uncertain`` — a retry then looks the order up before creating. A failure that never
-reached the upstream releases the key, so a retry simply runs again.
+reached the upstream releases the key, so a retry simply runs again. Without its store
+(Redis unreachable) a keyed write fails closed: ``StoreUnavailableError``, 503.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import orjson
 from cachetools import TLRUCache
+from redis.exceptions import RedisError
+
+from gateway.errors import StoreUnavailableError
 
 IN_FLIGHT_TTL_S = 120  # a crashed replica's claim lapses after this
 State = Literal["in_flight", "done", "uncertain"]
@@ -60,7 +65,8 @@ class IdempotencyRecord:
 
 
 class IdempotencyStore(Protocol):
-    """Where records live; every method is atomic with respect to other replicas."""
+    """Where records live; every method is atomic with respect to other replicas, and raises
+    ``StoreUnavailableError`` when the store cannot be reached."""
 
     async def claim(self, key: str, record: IdempotencyRecord, ttl_s: int) -> IdempotencyRecord | None:
         """Store ``record`` if the key is free and return None; else return what is there."""
@@ -142,34 +148,54 @@ return 0
 """
 
 
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    """Any Redis failure → StoreUnavailableError: without the store a keyed write fails closed
+    (503) instead of running unguarded and perhaps twice."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailableError("Idempotency records are unavailable; retry shortly.") from exc
+
+
 class RedisIdempotencyStore:
     """Records shared by every replica through one Redis (``SET NX EX`` claims)."""
 
     def __init__(self, url: str) -> None:
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        self._redis = Redis.from_url(url)
+        # Short timeouts so a Redis outage is a quick 503, not a hanging write. One immediate
+        # retry replaces a pooled connection that Redis dropped (a restart).
+        self._redis = Redis.from_url(
+            url, socket_connect_timeout=0.25, socket_timeout=0.5, retry=Retry(NoBackoff(), 1)
+        )
         self._replace = self._redis.register_script(_REPLACE_SCRIPT)
 
     async def claim(self, key: str, record: IdempotencyRecord, ttl_s: int) -> IdempotencyRecord | None:
-        for _ in range(3):  # the holder may expire between SET NX and GET: try again
-            if await self._redis.set(key, record.encode(), nx=True, ex=ttl_s):
-                return None
-            raw = await self._redis.get(key)
-            if raw is not None:
-                return IdempotencyRecord.decode(raw if isinstance(raw, bytes) else raw.encode())
+        with _store_errors():
+            for _ in range(3):  # the holder may expire between SET NX and GET: try again
+                if await self._redis.set(key, record.encode(), nx=True, ex=ttl_s):
+                    return None
+                raw = await self._redis.get(key)
+                if raw is not None:
+                    return IdempotencyRecord.decode(raw if isinstance(raw, bytes) else raw.encode())
         raise RuntimeError("idempotency key churned three times in a row")
 
     async def replace(
         self, key: str, expected: IdempotencyRecord, record: IdempotencyRecord, ttl_s: int
     ) -> bool:
-        return bool(await self._replace(keys=[key], args=[expected.encode(), record.encode(), ttl_s]))
+        with _store_errors():
+            return bool(await self._replace(keys=[key], args=[expected.encode(), record.encode(), ttl_s]))
 
     async def put(self, key: str, record: IdempotencyRecord, ttl_s: int) -> None:
-        await self._redis.set(key, record.encode(), ex=ttl_s)
+        with _store_errors():
+            await self._redis.set(key, record.encode(), ex=ttl_s)
 
     async def release(self, key: str) -> None:
-        await self._redis.delete(key)
+        with _store_errors():
+            await self._redis.delete(key)
 
     async def close(self) -> None:
         await self._redis.aclose()

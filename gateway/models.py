@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -119,11 +120,29 @@ class ProblemBody(BaseModel):
     detail: str
 
 
+ReadSource = Literal["hit", "miss", "stale", "refresh", "collapsed", "bypass"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOutcome:
+    """How a read was answered: ``hit`` (the read cache, fresh), ``miss``/``refresh``/
+    ``collapsed`` (fetched, the last by another request's call), ``stale`` (the cache, past
+    its TTL, because the upstream failed) or ``bypass`` (not cached); the answer's age and
+    the freshness it has left (negative when stale)."""
+
+    source: ReadSource
+    age_s: float = 0.0
+    ttl_left_s: float = 0.0
+
+
 class ProviderReport(_Frozen):
     """What happened at one instance while answering a list request."""
 
     status: Literal["ok", "error"]
     ms: int
+    # Where the orders came from: the upstream, the read cache, or the cache past its TTL
+    # because the upstream failed.
+    source: Literal["upstream", "cache", "stale"] = "upstream"
     error: ProblemBody | None = None
     filters_pushed_down: tuple[str, ...] = ()
     filters_applied_locally: tuple[str, ...] = ()
@@ -139,6 +158,8 @@ class OrderPage(_Frozen):
     next_cursor: str | None
     has_more: bool
     providers: dict[str, ProviderReport]
+    # How the page's reads were answered, for X-Cache / Cache-Status (not part of the body).
+    cache: ReadOutcome | None = Field(default=None, exclude=True)
 
 
 class Health(_Frozen):
@@ -147,6 +168,8 @@ class Health(_Frozen):
     status: Literal["ok", "error"]
     ms: int
     error: str | None = None
+    # The instance's circuit breaker (None where no breaker wraps the adapter).
+    circuit: Literal["closed", "open", "half-open"] | None = None
 
 
 class CreateOrderBody(BaseModel):

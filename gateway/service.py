@@ -2,33 +2,53 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from gateway.adapters.base import GENERIC_ACTIONS, ActionOutcome, Capabilities, OrderDraft, ProviderAdapter
-from gateway.cache import MemoryReadCache, ReadCache, listing_tag, order_tag
+from gateway.adapters.retry import RetryPredicate, call_with_retries, failed_with
+from gateway.cache import MemoryReadCache, ReadCache, listing_tag, merge_outcomes, order_tag, reading
 from gateway.cursor import CursorSigner, CursorState
+from gateway.deadline import UPSTREAM_SHARE, capped_remaining, deadline_after
 from gateway.errors import (
     AllUpstreamsFailedError,
+    CircuitOpenError,
     ForbiddenError,
     InvalidQueryError,
     OrderNotFoundError,
     OutcomeUncertainError,
     UnsupportedActionError,
     UpstreamTimeoutError,
+    UpstreamUnreachableError,
     ValidationFailedError,
 )
-from gateway.fanout import fan_out
+from gateway.fanout import Outcome, fan_out
 from gateway.merge import order_key
-from gateway.models import CreateOrderBody, Health, Order, OrderPage, ProviderReport, split_order_id
+from gateway.models import (
+    CreateOrderBody,
+    Health,
+    Order,
+    OrderPage,
+    ProviderReport,
+    ReadOutcome,
+    ReadSource,
+    split_order_id,
+)
 from gateway.principal import Principal
 from gateway.query import OrderQuery
+from gateway.settings import RetrySettings
 from gateway.walk import DONE, Position, Walk, plan_for
 
 T = TypeVar("T")
 MAX_CALLS_PER_INSTANCE = 5  # upstream calls one page may make at one instance to fill itself
 READ_ONLY_GENERIC = frozenset({"offering", "history"})
+# Keyed writes are retried only when the upstream did not act on them (docs/decisions.md):
+# a create also after a failed connection, since it is looked up by its marker first.
+KEYED_CREATE_RETRY = frozenset({429, 502, 503, 504})
+KEYED_ACTION_RETRY = frozenset({429, 503})
+BYPASSED = ReadOutcome("bypass")  # no read went through the cache
 
 
 def action_scope(capabilities: Capabilities, action: str) -> str:
@@ -38,6 +58,21 @@ def action_scope(capabilities: Capabilities, action: str) -> str:
     if action in capabilities.read_actions or action in READ_ONLY_GENERIC:
         return "orders:read"
     return "orders:write"
+
+
+def _with_source(report: ProviderReport, sources: list[ReadSource]) -> ProviderReport:
+    """The report, saying whether its orders came from the upstream, the cache or stale cache."""
+    if "stale" in sources:
+        return report.model_copy(update={"source": "stale"})
+    if sources and all(source == "hit" for source in sources):
+        return report.model_copy(update={"source": "cache"})
+    return report
+
+
+async def _fan_out(calls: Mapping[str, Callable[[], Awaitable[T]]], budget_s: float) -> dict[str, Outcome[T]]:
+    """``fan_out``, with the calls' deadline shortened to the budget: their retries end in time."""
+    with deadline_after(budget_s):
+        return await fan_out(calls, budget_s)
 
 
 def for_caller(order: Order, principal: Principal, adapter: ProviderAdapter) -> Order:
@@ -57,12 +92,14 @@ class OrderService:
         cache: ReadCache | None = None,
         budget_s: float,
         clock: Callable[[], float] = time.time,
+        retry: Mapping[str, RetrySettings] | None = None,
     ) -> None:
         self._adapters = dict(adapters)
         self._signer = signer
         self.cache: ReadCache = cache if cache is not None else MemoryReadCache()
         self._budget_s = budget_s
         self._clock = clock
+        self._retry = dict(retry or {})  # per instance; RetrySettings() where absent
 
     def visible(self, principal: Principal) -> dict[str, ProviderAdapter]:
         """The instances this caller may use; the others do not exist for it."""
@@ -77,14 +114,25 @@ class OrderService:
 
     async def get_order(self, principal: Principal, order_id: str) -> Order:
         """One order by global id; 404 for unknown ids and for instances the caller may not see."""
+        order, _ = await self.read_order(principal, order_id)
+        return order
+
+    async def read_order(
+        self, principal: Principal, order_id: str, *, refresh: bool = False
+    ) -> tuple[Order, ReadOutcome]:
+        """``get_order``, and how the read was answered; ``refresh`` skips the read cache."""
         adapter, native_id = self._resolve(principal, order_id)
-        return for_caller(await adapter.get_order(native_id), principal, adapter)
+        with reading(refresh=refresh) as ledger:
+            order = await adapter.get_order(native_id)
+        return for_caller(order, principal, adapter), merge_outcomes(ledger.reads) or BYPASSED
 
     async def create_order(
-        self, principal: Principal, body: CreateOrderBody, *, marker: str, recover: bool
+        self, principal: Principal, body: CreateOrderBody, *, marker: str, recover: bool, keyed: bool = False
     ) -> Order:
         """Create an order at one instance. With ``recover`` (a retry after an uncertain
-        create) the order that create may have made is looked up first, by its marker."""
+        create) the order that create may have made is looked up first, by its marker.
+        ``keyed`` (the caller sent an Idempotency-Key): a create the upstream did not act on
+        is retried, after looking for the order by its marker."""
         adapter = self.visible(principal).get(body.provider)
         if adapter is None:
             raise ValidationFailedError(
@@ -107,27 +155,43 @@ class OrderService:
             if found is not None:
                 return for_caller(found, principal, adapter)
         try:
-            created = await self._evicting(adapter.instance, None, adapter.create_order(draft))
-        except UpstreamTimeoutError as exc:
+            created = await self._evicting(adapter.instance, None, self._create(adapter, draft, keyed=keyed))
+        except (UpstreamTimeoutError, UpstreamUnreachableError) as exc:
+            # A connection that failed may have failed after the create reached the upstream:
+            # as after a timeout, the order may exist, and a keyed retry looks before creating.
             raise OutcomeUncertainError(
-                "The provider did not confirm the order in time; it may exist. Retry with the same "
+                "The provider did not confirm the order; it may exist. Retry with the same "
                 "Idempotency-Key to find it rather than create another.",
                 provider=adapter.instance,
             ) from exc
         return for_caller(created, principal, adapter)
 
     async def perform(
-        self, principal: Principal, order_id: str, action: str, payload: Mapping[str, Any]
+        self,
+        principal: Principal,
+        order_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        *,
+        keyed: bool = False,
     ) -> ActionOutcome:
         """Run an action on an order: 404 when hidden, 403 without its scope, 422 when the
-        kind has no such action; the adapter answers 409 when the state forbids it."""
+        kind has no such action; the adapter answers 409 when the state forbids it. A
+        ``keyed`` write the upstream said it did not process (429, 503) is retried."""
         adapter, native_id = self._resolve(principal, order_id)
         scope = action_scope(adapter.capabilities, action)
         if scope not in principal.scopes:
             raise ForbiddenError(f"'{action}' needs the '{scope}' scope.")
         if action not in GENERIC_ACTIONS and action not in adapter.capabilities.actions:
             raise UnsupportedActionError(f"{adapter.kind} orders have no '{action}' action.")
-        call = adapter.perform(native_id, action, payload)
+        if keyed and scope != "orders:read":
+            call = self._retrying(
+                adapter.instance,
+                lambda: adapter.perform(native_id, action, payload),
+                failed_with(KEYED_ACTION_RETRY, unreachable=False),
+            )
+        else:
+            call = adapter.perform(native_id, action, payload)
         outcome = await (
             call if scope == "orders:read" else self._evicting(adapter.instance, native_id, call)
         )
@@ -138,14 +202,17 @@ class OrderService:
     async def health(self, principal: Principal | None) -> dict[str, Health]:
         """Each instance's reachability (all instances when ``principal`` is None)."""
         adapters = self._adapters if principal is None else self.visible(principal)
-        outcomes = await fan_out({n: a.check_health for n, a in adapters.items()}, self._budget_s)
+        outcomes = await _fan_out({n: a.check_health for n, a in adapters.items()}, self._upstream_budget())
         return {
             name: o.value if o.value is not None else Health(status="error", ms=o.ms, error="timeout")
             for name, o in outcomes.items()
         }
 
-    async def list_orders(self, principal: Principal, query: OrderQuery) -> OrderPage:
-        """One page of the merged, filtered, sorted listing over the caller's instances."""
+    async def list_orders(
+        self, principal: Principal, query: OrderQuery, *, refresh: bool = False
+    ) -> OrderPage:
+        """One page of the merged, filtered, sorted listing over the caller's instances;
+        ``refresh`` skips the read cache (the answers fetched are stored for others)."""
         adapters = self._select(principal, query)
         positions = self._positions(principal, query)
         walks = {
@@ -153,11 +220,15 @@ class OrderService:
             for name, a in adapters.items()
             if isinstance(start := positions.get(name, Position()), Position)
         }
-        page = await self._fill(walks, query)
+        with reading(refresh=refresh) as ledger:
+            page = await self._fill(walks, query)
         failures = [w.error for w in walks.values() if w.error is not None]
         if failures and (query.require_all or len(failures) == len(walks)):
             if query.require_all and len(failures) < len(walks):
                 raise failures[0]
+            if all(isinstance(e, CircuitOpenError) for e in failures):
+                # Nobody was called: say when to come back rather than "they all failed".
+                raise min(failures, key=lambda e: int(e.headers.get("Retry-After", "0")))
             raise AllUpstreamsFailedError(
                 "No provider could answer.",
                 all_timed_out=all(isinstance(e, UpstreamTimeoutError) for e in failures),
@@ -180,9 +251,40 @@ class OrderService:
             data=tuple(for_caller(o, principal, adapters[o.provider]) for o in page),
             next_cursor=cursor,
             has_more=has_more,
-            providers={name: w.report() for name, w in walks.items()}
+            providers={name: _with_source(w.report(), ledger.sources(name)) for name, w in walks.items()}
             | {name: ProviderReport(status="ok", ms=0) for name in done},
+            cache=merge_outcomes(ledger.reads) or BYPASSED,
         )
+
+    def _upstream_budget(self) -> float:
+        """The configured upstream budget, or less when the request's deadline is nearer."""
+        return max(capped_remaining(self._budget_s, share=UPSTREAM_SHARE), 0.001)
+
+    async def _create(self, adapter: ProviderAdapter, draft: OrderDraft, *, keyed: bool) -> Order:
+        if not keyed:
+            return await adapter.create_order(draft)
+        attempts = 0
+
+        async def attempt() -> Order:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:  # the failed create may have been made after all: look first
+                found = await adapter.find_created(draft)
+                if found is not None:
+                    return found
+            return await adapter.create_order(draft)
+
+        return await self._retrying(
+            adapter.instance, attempt, failed_with(KEYED_CREATE_RETRY, unreachable=True)
+        )
+
+    async def _retrying(
+        self, instance: str, attempt: Callable[[], Awaitable[T]], retry_on: RetryPredicate
+    ) -> T:
+        """``attempt`` under the instance's retry policy, never past the request's deadline."""
+        end = time.monotonic() + capped_remaining(math.inf, share=UPSTREAM_SHARE)
+        policy = self._retry.get(instance) or RetrySettings()
+        return await call_with_retries(attempt, policy, end=end, instance=instance, retry_on=retry_on)
 
     async def _evicting(self, instance: str, native_id: str | None, call: Awaitable[T]) -> T:
         """Run a write, then drop the cached reads it made stale before anyone is answered."""
@@ -220,7 +322,7 @@ class OrderService:
         nothing is skipped, the cursor simply resumes there.
         """
         page: list[Order] = []
-        deadline = time.monotonic() + self._budget_s
+        deadline = time.monotonic() + self._upstream_budget()
         while len(page) < query.limit:
             dry = [w for w in walks.values() if w.needs_fetch()]
             if dry:
@@ -230,7 +332,7 @@ class OrderService:
                         walk.call_limit_reached = True
                     break
                 remaining = deadline - time.monotonic()
-                outcomes = await fan_out({w.adapter.instance: w.fetch for w in dry}, max(remaining, 0.001))
+                outcomes = await _fan_out({w.adapter.instance: w.fetch for w in dry}, max(remaining, 0.001))
                 for outcome in outcomes.values():
                     walk = walks[outcome.instance]
                     walk.ms += outcome.ms

@@ -7,11 +7,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
+from gateway.adapters.retry import SAFE_METHODS, CallLimits, call_with_retries, retryable_response
+from gateway.deadline import capped_remaining
 from gateway.errors import (
     GatewayError,
     UpstreamBadResponseError,
@@ -105,7 +107,11 @@ class ListChunk:
 class ProviderAdapter(Protocol):
     """One provider instance. Every method returns a normalised value or raises GatewayError."""
 
-    kind: ClassVar[str]
+    @property
+    def kind(self) -> str:
+        """The upstream kind: waldur, ivcap or arrow (a class attribute in each adapter)."""
+        ...
+
     instance: str
     capabilities: Capabilities
 
@@ -163,12 +169,43 @@ def upstream_errors(instance: str) -> Iterator[None]:
 
 
 async def send_upstream(
-    client: httpx.AsyncClient, instance: str, timeout_s: float, method: str, url: str, **kwargs: Any
+    client: httpx.AsyncClient,
+    instance: str,
+    limits: CallLimits,
+    method: str,
+    url: str,
+    *,
+    retry: bool | None = None,
+    **kwargs: Any,
 ) -> httpx.Response:
-    """One upstream call under the instance's budget, every failure a GatewayError."""
+    """One upstream call, every failure a GatewayError, retries included (``adapters/retry.py``).
+
+    The whole call, all attempts, gets ``limits.timeout_s`` or the time left to the request's
+    deadline, whichever is less; each attempt the rest of that. Safe methods (GET, HEAD,
+    OPTIONS) are retried unless ``retry`` is False, others only when it is True. The last
+    response is returned whatever its status: the adapter classifies it.
+    """
+    budget = capped_remaining(limits.timeout_s)
+    if budget <= 0:
+        raise UpstreamTimeoutError(
+            "The request's deadline passed before the provider was called.", provider=instance
+        )
+    end = time.monotonic() + budget
+
+    async def attempt() -> httpx.Response:
+        left = max(end - time.monotonic(), 0.001)
+        timeout = httpx.Timeout(left, connect=min(limits.connect_timeout_s, left))
+        with upstream_errors(instance):
+            return await client.request(method, url, timeout=timeout, **kwargs)
+
+    retried = method.upper() in SAFE_METHODS if retry is None else retry
     with upstream_errors(instance):
-        async with asyncio.timeout(timeout_s):
-            return await client.request(method, url, timeout=timeout_s, **kwargs)
+        async with asyncio.timeout(budget):
+            if not retried or limits.retry.attempts == 1:
+                return await attempt()
+            return await call_with_retries(
+                attempt, limits.retry, end=end, instance=instance, retry_on=retryable_response
+            )
 
 
 async def probe_health(

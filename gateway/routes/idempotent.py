@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from gateway.errors import (
     InvalidBodyError,
     OutcomeUncertainError,
     RequestInProgressError,
+    StoreUnavailableError,
 )
 from gateway.idempotency import (
     IN_FLIGHT_TTL_S,
@@ -30,6 +32,7 @@ HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_HEADERS = ("content-type", "location")
+log = logging.getLogger(__name__)
 
 # (marker, recover) → the response. ``recover`` is True on a retry after an uncertain create.
 Operation = Callable[[str, bool], Awaitable[Response]]
@@ -52,7 +55,11 @@ async def run_idempotent(
     ttl_s: int,
     fallback_marker: str,
 ) -> Response:
-    """Run ``operation`` at most once per (caller, key) and replay its answer afterwards."""
+    """Run ``operation`` at most once per (caller, key) and replay its answer afterwards.
+
+    The store failing before the operation (claim, replace) fails the request closed: 503
+    ``store-unavailable``, nothing was done. Failing after it: see ``_settle``.
+    """
     key = request.headers.get(HEADER)
     if key is None:
         return await operation(fallback_marker, False)
@@ -76,20 +83,35 @@ async def run_idempotent(
     try:
         response = await operation(order_marker(principal.name, key), recover)
     except OutcomeUncertainError as exc:
-        await store.put(slot, IdempotencyRecord(fingerprint=fingerprint, state="uncertain"), ttl_s)
+        uncertain = IdempotencyRecord(fingerprint=fingerprint, state="uncertain")
+        await _settle(store.put(slot, uncertain, ttl_s), "marked uncertain")
         return problem_response(request, exc)
     except GatewayError as exc:
         if exc.status_code >= 500:
-            await store.release(slot)  # nothing was done upstream for sure: let a retry run
+            # Nothing was done upstream for sure: let a retry run.
+            await _settle(store.release(slot), "released")
             raise
         response = problem_response(request, exc)
     except BaseException:
-        await store.release(slot)
+        await _settle(store.release(slot), "released")
         raise
-    await store.put(
-        slot, IdempotencyRecord(fingerprint=fingerprint, state="done", response=_stored(response)), ttl_s
-    )
+    done = IdempotencyRecord(fingerprint=fingerprint, state="done", response=_stored(response))
+    await _settle(store.put(slot, done, ttl_s), "stored")
     return response
+
+
+async def _settle(step: Awaitable[None], what: str) -> None:
+    """Record the outcome of an operation that has already run; a store failure is logged.
+
+    The operation's own answer is the truth, so the caller gets it even when the store fails
+    now: a 503 would say "not done" about a write that happened and invite a retry that could
+    do it twice. The key then stays claimed (``in_flight``) until ``IN_FLIGHT_TTL_S`` lapses,
+    so a retry within that time is 409 ``request-in-progress``, not a second run.
+    """
+    try:
+        await step
+    except StoreUnavailableError:
+        log.error("idempotency record not %s: the store is unavailable", what, exc_info=True)
 
 
 def _stored(response: Response) -> StoredResponse:

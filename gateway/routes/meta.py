@@ -46,12 +46,31 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready while at least one upstream answers; names stay out (this endpoint has no key)."""
+    """Ready while at least one upstream answers; names stay out (this endpoint has no key).
+
+    Also told: how many circuits are open, and whether the shared store (Redis) answers —
+    while it does not, the gateway still serves, with cache and rate limits local."""
     health = await _service(request).health(None)
     up = sum(1 for h in health.values() if h.status == "ok")
     ready = up > 0
-    body = {"status": "ready" if ready else "not-ready", "upstreams": {"ok": up, "error": len(health) - up}}
+    body = {
+        "status": "ready" if ready else "not-ready",
+        "upstreams": {"ok": up, "error": len(health) - up},
+        "circuits": {
+            state: sum(1 for h in health.values() if h.circuit == state) for state in ("open", "half-open")
+        },
+        "shared_store": _shared_store_state(request),
+    }
     return json_response(body, status_code=200 if ready else 503)
+
+
+def _shared_store_state(request: Request) -> str:
+    """``none`` (no Redis configured), ``ok``, or ``degraded`` while Redis is unreachable."""
+    state = request.app.state
+    if not state.shared_store:
+        return "none"
+    degraded = any(getattr(part, "degraded", False) for part in (state.read_cache, state.limiter))
+    return "degraded" if degraded else "ok"
 
 
 ROUTES = [

@@ -12,8 +12,15 @@ from starlette.routing import Route
 from gateway.adapters.registry import STATUS_TABLES
 from gateway.auth import require_scope
 from gateway.models import Order, OrderPage, Status
+from gateway.principal import Principal
 from gateway.query import parse_order_query, parse_query_string
-from gateway.routes.rendering import conditional_response, json_response, strong_etag, weak_etag
+from gateway.routes.rendering import (
+    cache_headers,
+    conditional_response,
+    json_response,
+    strong_etag,
+    weak_etag,
+)
 from gateway.service import OrderService
 
 
@@ -26,15 +33,25 @@ async def list_orders(request: Request) -> Response:
     principal = require_scope(request, "orders:read")
     pairs = parse_query_string(request.scope["query_string"])
     query = parse_order_query(pairs)
-    page = await _service(request).list_orders(principal, query)
+    page = await _service(request).list_orders(principal, query, refresh=wants_refresh(request, principal))
     return render_page(request, pairs, page)
 
 
 async def get_order(request: Request) -> Response:
     principal = require_scope(request, "orders:read")
-    order = await _service(request).get_order(principal, request.path_params["order_id"])
+    order, outcome = await _service(request).read_order(
+        principal, request.path_params["order_id"], refresh=wants_refresh(request, principal)
+    )
     body = order.model_dump_json().encode()
-    return conditional_response(request, body, strong_etag(body))
+    return conditional_response(request, body, strong_etag(body), headers=cache_headers(outcome))
+
+
+def wants_refresh(request: Request, principal: Principal) -> bool:
+    """``Cache-Control: no-cache`` refetches for callers who may write; a read-only key's
+    request is answered from the cache all the same (it cannot make the gateway hammer
+    upstreams by asking)."""
+    directives = {d.strip().lower() for d in request.headers.get("cache-control", "").split(",")}
+    return "no-cache" in directives and "orders:write" in principal.scopes
 
 
 async def list_statuses(request: Request) -> Response:
@@ -71,6 +88,8 @@ def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage)
     data = ORDER_LIST.dump_json(page.data)
     rest = page.model_dump_json(exclude={"data"}).encode()
     body = b'{"data":' + data + b"," + rest[1:]
+    if page.cache is not None:
+        headers.update(cache_headers(page.cache))
     return conditional_response(request, body, weak_etag(data + str(page.has_more).encode()), headers=headers)
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.models import ReadOutcome
+
 JSON_MEDIA_TYPE = "application/json"
 
 
@@ -20,9 +22,30 @@ def json_response(
     return Response(body, status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
-# Authenticated data: only the caller's own cache may keep it, and must revalidate (ETag)
-# before reuse, until the read cache gives answers a freshness lifetime.
+# Authenticated data: only the caller's own cache may keep it; without a freshness lifetime
+# from the read cache, it must revalidate (ETag) before reuse.
 PRIVATE_REVALIDATE = "private, no-cache"
+CACHE_NAME = "OrderGateway"  # our name in Cache-Status (RFC 9211)
+X_CACHE = {"hit": "HIT", "stale": "STALE"}  # every other source: MISS
+
+
+def cache_headers(outcome: ReadOutcome) -> dict[str, str]:
+    """``X-Cache``, ``Cache-Status`` and ``Cache-Control`` for an answer read as ``outcome``."""
+    ttl = int(outcome.ttl_left_s)
+    status = {
+        "hit": f"{CACHE_NAME}; hit; ttl={ttl}",
+        "stale": f"{CACHE_NAME}; hit; ttl={min(ttl, -1)}; detail=stale-if-error",
+        "miss": f"{CACHE_NAME}; fwd=uri-miss; stored; ttl={ttl}",
+        "collapsed": f"{CACHE_NAME}; fwd=uri-miss; collapsed; ttl={ttl}",
+        "refresh": f"{CACHE_NAME}; fwd=request; stored; ttl={ttl}",
+        "bypass": f"{CACHE_NAME}; fwd=bypass",
+    }[outcome.source]
+    fresh = outcome.source != "stale" and ttl >= 1
+    return {
+        "X-Cache": X_CACHE.get(outcome.source, "MISS"),
+        "Cache-Status": status,
+        "Cache-Control": f"private, max-age={ttl}" if fresh else PRIVATE_REVALIDATE,
+    }
 
 
 def strong_etag(body: bytes) -> str:
@@ -48,8 +71,14 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 def conditional_response(
     request: Request, body: bytes, etag: str, *, headers: dict[str, str] | None = None
 ) -> Response:
-    """200 with ``body``, or 304 when the caller already holds this representation."""
-    all_headers = {**(headers or {}), "ETag": etag, "Cache-Control": PRIVATE_REVALIDATE}
+    """200 with ``body``, or 304 when the caller already holds this representation.
+
+    ``headers`` go on the 200; those about caching (``CACHE_HEADERS``) on the 304 as well."""
+    all_headers = {"Cache-Control": PRIVATE_REVALIDATE, **(headers or {}), "ETag": etag}
     if etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": PRIVATE_REVALIDATE})
+        kept = {name: value for name, value in all_headers.items() if name in CACHE_HEADERS}
+        return Response(status_code=304, headers=kept)
     return Response(body, headers=all_headers, media_type=JSON_MEDIA_TYPE)
+
+
+CACHE_HEADERS = frozenset({"ETag", "Cache-Control", "X-Cache", "Cache-Status"})

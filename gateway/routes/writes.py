@@ -21,9 +21,15 @@ from gateway.routes.bodies import (
     read_form,
     validate_body,
 )
+from gateway.routes.idempotent import HEADER as IDEMPOTENCY_KEY
 from gateway.routes.idempotent import run_idempotent
 from gateway.routes.rendering import json_response
 from gateway.service import OrderService
+
+
+def _keyed(request: Request) -> bool:
+    """Whether the write carries an Idempotency-Key: only then may the gateway retry it."""
+    return IDEMPOTENCY_KEY in request.headers
 
 
 def _service(request: Request) -> OrderService:
@@ -51,7 +57,9 @@ async def create_order(request: Request) -> Response:
     body = validate_body(CreateOrderBody, parse_json_object(raw, allow_empty=False))
 
     async def operation(marker: str, recover: bool) -> Response:
-        order = await _service(request).create_order(principal, body, marker=marker, recover=recover)
+        order = await _service(request).create_order(
+            principal, body, marker=marker, recover=recover, keyed=_keyed(request)
+        )
         return json_response(order, status_code=201, headers={"Location": order.links.self})
 
     return await _idempotent(request, principal, raw, operation)
@@ -75,7 +83,10 @@ def _action_endpoint(action: str | None, *, method: str) -> Any:
             payload = parse_json_object(raw, allow_empty=True)
 
         async def operation(_marker: str, _recover: bool) -> Response:
-            return render_outcome(await _service(request).perform(principal, order_id, name, payload))
+            outcome = await _service(request).perform(
+                principal, order_id, name, payload, keyed=_keyed(request)
+            )
+            return render_outcome(outcome)
 
         return await _idempotent(request, principal, raw, operation)
 

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from gateway.app import create_app
-from gateway.cache import MemoryReadCache, listing_tag, order_tag
+from gateway.cache import CacheEntry, MemoryReadCache, listing_tag, order_tag
 from gateway.sim.arrow import create_arrow_sim
 from tests.support.stack import SIM_TOKEN, HostRouter, auth, gateway_settings
+
+
+async def put(cache: MemoryReadCache, key: str, value: bytes, *, ttl_s: float, tags: list[str]) -> None:
+    now = time.time()
+    assert await cache.put(
+        key, CacheEntry(value, now, now + ttl_s, now + ttl_s), tuple(tags), await cache.versions(tags)
+    )
+
+
+async def value(cache: MemoryReadCache, key: str) -> bytes | None:
+    entry = await cache.get(key)
+    return None if entry is None else entry.value
 
 
 async def test_a_write_evicts_its_order_and_its_instance_listings_only() -> None:
@@ -42,17 +56,17 @@ async def test_a_write_evicts_its_order_and_its_instance_listings_only() -> None
                     "other instance": [listing_tag("other")],
                 }
                 for key, tags in entries.items():
-                    await cache.put(key, b"cached", ttl_s=60, tags=tags)
+                    await put(cache, key, b"cached", ttl_s=60, tags=tags)
                 history = await client.get(f"/orders/{target['id']}/history", headers=auth("ops"))
                 assert history.status_code == 200
-                assert await cache.get("the order") == b"cached"  # a read evicts nothing
+                assert await value(cache, "the order") == b"cached"  # a read evicts nothing
                 cancelled = await client.post(f"/orders/{target['id']}/cancel", headers=auth("ops"))
                 assert cancelled.status_code == 200
-                assert await cache.get("the order") is None
-                assert await cache.get("arrow listing") is None
-                assert await cache.get("another order") == b"cached"
-                assert await cache.get("other instance") == b"cached"
-                await cache.put("arrow listing", b"cached", ttl_s=60, tags=[listing_tag("arrow")])
+                assert await value(cache, "the order") is None
+                assert await value(cache, "arrow listing") is None
+                assert await value(cache, "another order") == b"cached"
+                assert await value(cache, "other instance") == b"cached"
+                await put(cache, "arrow listing", b"cached", ttl_s=60, tags=[listing_tag("arrow")])
                 created = await client.post(
                     "/orders",
                     json={
@@ -63,16 +77,16 @@ async def test_a_write_evicts_its_order_and_its_instance_listings_only() -> None
                     headers=auth("ops"),
                 )
                 assert created.status_code == 201
-                assert await cache.get("arrow listing") is None
+                assert await value(cache, "arrow listing") is None
 
 
 async def test_memory_cache_entries_expire_and_evict_by_tag() -> None:
     now = [0.0]
     cache = MemoryReadCache(clock=lambda: now[0])
-    await cache.put("a", b"1", ttl_s=5, tags=["t1", "t2"])
-    await cache.put("b", b"2", ttl_s=50, tags=["t2"])
-    assert await cache.get("a") == b"1"
+    await cache.put("a", CacheEntry(b"1", 0, 5, 5), ("t1", "t2"), (0, 0))
+    await cache.put("b", CacheEntry(b"2", 0, 50, 50), ("t2",), (0,))
+    assert (await cache.get("a")) == CacheEntry(b"1", 0, 5, 5)
     now[0] = 6
-    assert await cache.get("a") is None and await cache.get("b") == b"2"
-    assert await cache.evict(["t2"]) == 2
+    assert await cache.get("a") is None and await value(cache, "b") == b"2"
+    assert await cache.evict(["t2"]) == 1  # "a" expired already
     assert await cache.get("b") is None

@@ -100,7 +100,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def make_adapter(kind: Kind, url: str, client: httpx.AsyncClient, token: str = TOKEN) -> ProviderAdapter:
-    settings = settings_from_mapping({"providers": {"contract": kind.config(url, token)}}, env={})
+    # No retries: each fault below must reach the adapter's own translation of it.
+    config = kind.config(url, token) | {"retry": {"attempts": 1}}
+    settings = settings_from_mapping({"providers": {"contract": config}}, env={})
     cfg = settings.providers["contract"]
     return ADAPTERS[cfg.kind]("contract", cfg, client)
 

@@ -60,7 +60,7 @@ def test_filters_over_real_http(gateway_url: str) -> None:
 
 
 def test_dropped_connection_is_502_unreachable_not_a_timeout(gateway_url: str, sim_url: str) -> None:
-    fault(sim_url, drop=True, count=1)
+    fault(sim_url, drop=True, count=3)  # a read is tried 3 times (the default retry.attempts)
     with httpx.Client(base_url=gateway_url, headers=auth("reader")) as client:
         response = client.get("/orders/waldur-eu:" + "0" * 32)
     assert response.status_code == 502, response.text

@@ -865,7 +865,8 @@ def test_over_real_http_a_dropped_answer_is_unreachable_and_the_next_call_works(
             assert (
                 await adapter.create_order(OrderDraft(None, None, "XSP1", (), {}, {"quoteRef": "Q1"}, "m-1"))
             ).native_id
-            await http.post(f"{url}/__sim__/faults", json={"drop": True})
+            # Dropped on every attempt (a read is tried three times by default).
+            await http.post(f"{url}/__sim__/faults", json={"drop": True, "count": 3})
             with pytest.raises(UpstreamUnreachableError):
                 await adapter.get_order("XSPO1001")
             assert (await adapter.get_order("XSPO1001")).native_id == "XSPO1001"

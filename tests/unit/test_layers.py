@@ -13,12 +13,15 @@ PACKAGE = Path(__file__).resolve().parents[2] / "gateway"
 # of its own package. The simulators stand apart: they import only each other.
 RANKS = {
     "gateway.errors": 0,
+    "gateway.deadline": 0,
     "gateway.models": 1,
     "gateway.settings": 1,
     "gateway.principal": 1,
     "gateway.query": 2,
     "gateway.cursor": 2,
     "gateway.merge": 3,
+    # Below adapters.base, which builds send_upstream on it.
+    "gateway.adapters.retry": 3,
     "gateway.adapters.base": 4,
     "gateway.adapters.waldur": 5,
     "gateway.adapters.arrow": 5,
@@ -27,7 +30,10 @@ RANKS = {
     "gateway.fanout": 7,
     "gateway.walk": 7,
     "gateway.idempotency": 7,
+    "gateway.ratelimit": 7,
     "gateway.cache": 7,
+    "gateway.cache_redis": 8,
+    "gateway.stack": 8,
     "gateway.service": 8,
     "gateway.middleware": 9,
     "gateway.auth": 9,
@@ -36,7 +42,14 @@ RANKS = {
     "gateway.app": 12,
     "gateway.__main__": 13,
 }
-PURE_CORE = ("gateway.errors", "gateway.models", "gateway.query", "gateway.cursor", "gateway.merge")
+PURE_CORE = (
+    "gateway.errors",
+    "gateway.deadline",
+    "gateway.models",
+    "gateway.query",
+    "gateway.cursor",
+    "gateway.merge",
+)
 FRAMEWORKS = ("starlette", "httpx", "uvicorn", "aiohttp", "httpx_aiohttp", "redis", "cachetools")
 
 

@@ -197,7 +197,7 @@ class ArrowAdapter:
         return await send_upstream(
             self._client,
             self.instance,
-            self._settings.timeout_s,
+            self._settings,
             method,
             self._base + path,
             params=tuple(params) if params else None,

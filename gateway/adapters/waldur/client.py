@@ -170,7 +170,7 @@ class WaldurAdapter:
         return await send_upstream(
             self._client,
             self.instance,
-            self._settings.timeout_s,
+            self._settings,
             method,
             self._base + path,
             params=tuple(params) if params else None,

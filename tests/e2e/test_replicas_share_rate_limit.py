@@ -1,0 +1,64 @@
+"""Two gateway processes sharing one real Redis share each key's bucket (API.md §9)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from gateway.ratelimit import KEY_PREFIX
+from gateway.sim.arrow import create_arrow_sim
+from tests.support.replicas import running_replicas
+from tests.support.servers import running_server
+
+pytestmark = pytest.mark.e2e
+# A key name of its own: the session's Redis is shared with other tests.
+KEY_NAME = "e2e-rate-limit"
+KEY = "replica-rate-limit-key-0001"
+SIM_TOKEN = "replica-rate-sim-token"
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, redis_url: str) -> Iterator[list[str]]:
+    sim = create_arrow_sim(orders=5, seed=52, token=SIM_TOKEN)
+    with running_server(sim) as sim_url:
+        config = {
+            "providers": {
+                "arrow": {
+                    "kind": "arrow",
+                    "base_url": f"{sim_url}/index.php/api/",
+                    "api_key": "${OG_ARROW_KEY}",
+                }
+            },
+            "api_keys": [
+                {
+                    "name": KEY_NAME,
+                    "sha256": hashlib.sha256(KEY.encode()).hexdigest(),
+                    "scopes": ["orders:read"],
+                }
+            ],
+            "cache": {"backend": "redis", "url": redis_url},
+            "rate_limit": {"requests": 10, "window_s": 60},
+        }
+        with redis.Redis.from_url(redis_url) as shared:
+            shared.delete(KEY_PREFIX + KEY_NAME)  # a full bucket, whatever ran before
+        with running_replicas(config, tmp_path, env={"OG_ARROW_KEY": SIM_TOKEN}) as urls:
+            yield urls
+
+
+def test_ten_requests_over_two_replicas_pass_and_the_eleventh_is_refused(replicas: list[str]) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(timeout=10) as client:
+        answers = [client.get(f"{replicas[i % 2]}/healthz", headers=headers) for i in range(10)]
+        assert [a.status_code for a in answers] == [200] * 10
+        assert [a.headers["ratelimit-remaining"] for a in answers] == [str(n) for n in range(9, -1, -1)]
+        for url in replicas:  # either replica now refuses
+            refused = client.get(f"{url}/orders", headers=headers)
+            assert refused.status_code == 429, refused.text
+            assert refused.headers["ratelimit-remaining"] == "0"
+            assert 1 <= int(refused.headers["retry-after"]) <= 6
+            assert refused.json()["type"] == "https://errors.order-gateway.dev/rate-limited"

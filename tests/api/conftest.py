@@ -8,7 +8,7 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.sim.waldur import create_waldur_sim
-from tests.support.stack import SIM_TOKEN, HostRouter, gateway_client, gateway_settings, waldur_instance
+from tests.support.stack import SIM_TOKEN, HostRouter, auth, gateway_client, gateway_settings, waldur_instance
 
 
 @dataclass
@@ -20,6 +20,13 @@ class Deployment:
     async def fault(self, host: str, **plan: object) -> None:
         response = await self.upstream.post(f"http://{host}/__sim__/faults", json=plan)
         assert response.status_code in (200, 201), response.text
+
+    async def calls(self, host: str) -> int:
+        """How many requests the simulator at ``host`` has seen."""
+        return int((await self.upstream.get(f"http://{host}/__sim__/requests")).json()["total"])
+
+    async def orders(self, headers: dict[str, str] | None = None, **params: str) -> httpx.Response:
+        return await self.client.get("/orders", params=params, headers=headers or auth("reader"))
 
 
 @pytest.fixture

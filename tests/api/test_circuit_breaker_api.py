@@ -10,27 +10,11 @@ import httpx
 import pytest
 
 from gateway.sim.waldur import create_waldur_sim
+from tests.api.conftest import Deployment
 from tests.support.stack import SIM_TOKEN, HostRouter, auth, gateway_client, gateway_settings, waldur_instance
 
 EU, AU = "eu.waldur.sim", "au.waldur.sim"
 OPEN_S = 0.3
-
-
-class Deployment:
-    def __init__(self, client: httpx.AsyncClient, upstream: httpx.AsyncClient) -> None:
-        self.client = client
-        self.upstream = upstream
-
-    async def fault(self, host: str, **plan: object) -> None:
-        assert (await self.upstream.post(f"http://{host}/__sim__/faults", json=plan)).status_code == 200
-
-    async def calls(self, host: str) -> int:
-        return int((await self.upstream.get(f"http://{host}/__sim__/requests")).json()["total"])
-
-    async def eu_orders(self) -> httpx.Response:
-        return await self.client.get(
-            "/orders", params={"provider": "waldur-eu", "limit": "3"}, headers=auth("reader")
-        )
 
 
 @pytest.fixture
@@ -49,19 +33,19 @@ async def deployment() -> AsyncIterator[Deployment]:
     )
     upstream = httpx.AsyncClient(transport=HostRouter(sims))
     async with upstream, gateway_client(settings, upstream) as client:
-        yield Deployment(client, upstream)
+        yield Deployment(client, sims, upstream)
 
 
 async def trip(deployment: Deployment) -> None:
     await deployment.fault(EU, status=500, count=3)
     for _ in range(3):
-        assert (await deployment.eu_orders()).status_code == 502
+        assert (await deployment.orders(provider="waldur-eu", limit="3")).status_code == 502
 
 
 async def test_the_breaker_opens_and_answers_503_without_calling(deployment: Deployment) -> None:
     await trip(deployment)
     calls = await deployment.calls(EU)
-    refused = await deployment.eu_orders()
+    refused = await deployment.orders(provider="waldur-eu", limit="3")
     assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["type"].endswith("/circuit-open") and refused.json()["provider"] == "waldur-eu"
@@ -97,13 +81,17 @@ async def test_a_good_probe_closes_and_a_bad_one_reopens(deployment: Deployment)
     await trip(deployment)
     await asyncio.sleep(OPEN_S + 0.05)  # half-open: the next call is a probe
     await deployment.fault(EU, status=500, count=1)
-    assert (await deployment.eu_orders()).status_code == 502  # the probe failed
+    assert (await deployment.orders(provider="waldur-eu", limit="3")).status_code == 502  # the probe failed
     calls = await deployment.calls(EU)
-    assert (await deployment.eu_orders()).status_code == 503  # open again, not called
+    assert (
+        await deployment.orders(provider="waldur-eu", limit="3")
+    ).status_code == 503  # open again, not called
     assert await deployment.calls(EU) == calls
     await asyncio.sleep(OPEN_S + 0.05)
-    assert (await deployment.eu_orders()).status_code == 200  # the probe passed: closed
-    assert (await deployment.eu_orders()).status_code == 200
+    assert (
+        await deployment.orders(provider="waldur-eu", limit="3")
+    ).status_code == 200  # the probe passed: closed
+    assert (await deployment.orders(provider="waldur-eu", limit="3")).status_code == 200
     listed = (await deployment.client.get("/providers", headers=auth("reader"))).json()["data"]
     assert {p["name"]: p["health"]["circuit"] for p in listed}["waldur-eu"] == "closed"
 
@@ -112,4 +100,4 @@ async def test_client_errors_do_not_open_the_breaker(deployment: Deployment) -> 
     for _ in range(5):
         missing = await deployment.client.get("/orders/waldur-eu:" + "0" * 32, headers=auth("reader"))
         assert missing.status_code == 404
-    assert (await deployment.eu_orders()).status_code == 200
+    assert (await deployment.orders(provider="waldur-eu", limit="3")).status_code == 200

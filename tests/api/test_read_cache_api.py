@@ -5,39 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from gateway.sim.waldur import create_waldur_sim
+from tests.api.conftest import Deployment
 from tests.support.stack import SIM_TOKEN, HostRouter, auth, gateway_client, gateway_settings, waldur_instance
 
 EU, AU = "eu.waldur.sim", "au.waldur.sim"
 NO_RETRY = {"attempts": 1}
 
 
-@dataclass
-class Cached:
-    client: httpx.AsyncClient
-    sims: dict[str, Starlette]
-    upstream: httpx.AsyncClient
-
-    async def fault(self, host: str, **plan: object) -> None:
-        response = await self.upstream.post(f"http://{host}/__sim__/faults", json=plan)
-        assert response.status_code == 200, response.text
-
-    async def calls(self, host: str) -> int:
-        counts = (await self.upstream.get(f"http://{host}/__sim__/requests")).json()
-        return int(counts["total"])
-
-    async def orders(self, headers: dict[str, str] | None = None, **params: str) -> httpx.Response:
-        return await self.client.get("/orders", params=params, headers=headers or auth("reader"))
-
-
-async def deploy(**cache: Any) -> AsyncIterator[Cached]:
+async def deploy(**cache: Any) -> AsyncIterator[Deployment]:
     sims = {
         EU: create_waldur_sim(orders=40, seed=31, token=SIM_TOKEN),
         AU: create_waldur_sim(orders=25, seed=32, token=SIM_TOKEN),
@@ -49,22 +30,22 @@ async def deploy(**cache: Any) -> AsyncIterator[Cached]:
         server={"request_timeout_s": 5},
     )
     async with upstream, gateway_client(settings, upstream) as client:
-        yield Cached(client, sims, upstream)
+        yield Deployment(client, sims, upstream)
 
 
 @pytest.fixture
-async def cached() -> AsyncIterator[Cached]:
+async def cached() -> AsyncIterator[Deployment]:
     async for deployment in deploy():
         yield deployment
 
 
 @pytest.fixture
-async def short_lived() -> AsyncIterator[Cached]:
+async def short_lived() -> AsyncIterator[Deployment]:
     async for deployment in deploy(ttl_s=0.2, stale_if_error_s=0.6):
         yield deployment
 
 
-async def test_a_listing_misses_then_hits_without_calling_the_upstream(cached: Cached) -> None:
+async def test_a_listing_misses_then_hits_without_calling_the_upstream(cached: Deployment) -> None:
     first = await cached.orders(provider="waldur-eu", limit="10")
     assert first.status_code == 200
     assert first.headers["x-cache"] == "MISS"
@@ -81,14 +62,14 @@ async def test_a_listing_misses_then_hits_without_calling_the_upstream(cached: C
     assert second.json()["data"] == first.json()["data"]
 
 
-async def test_another_query_is_another_key(cached: Cached) -> None:
+async def test_another_query_is_another_key(cached: Deployment) -> None:
     await cached.orders(provider="waldur-eu", limit="10")
     calls = await cached.calls(EU)
     other = await cached.orders(provider="waldur-eu", limit="10", status="pending")
     assert other.headers["x-cache"] == "MISS" and await cached.calls(EU) > calls
 
 
-async def test_an_order_misses_then_hits_and_a_304_says_so(cached: Cached) -> None:
+async def test_an_order_misses_then_hits_and_a_304_says_so(cached: Deployment) -> None:
     order = (await cached.orders(provider="waldur-au", limit="1")).json()["data"][0]
     first = await cached.client.get(f"/orders/{order['id']}", headers=auth("reader"))
     assert first.headers["x-cache"] == "MISS"
@@ -101,7 +82,7 @@ async def test_an_order_misses_then_hits_and_a_304_says_so(cached: Cached) -> No
     assert await cached.calls(AU) == calls
 
 
-async def test_entries_expire_after_their_ttl(short_lived: Cached) -> None:
+async def test_entries_expire_after_their_ttl(short_lived: Deployment) -> None:
     await short_lived.orders(provider="waldur-eu", limit="5")
     assert (await short_lived.orders(provider="waldur-eu", limit="5")).headers["x-cache"] == "HIT"
     await asyncio.sleep(0.25)
@@ -110,7 +91,7 @@ async def test_entries_expire_after_their_ttl(short_lived: Cached) -> None:
     assert expired.headers["x-cache"] == "MISS" and await short_lived.calls(EU) == calls + 1
 
 
-async def test_a_failing_upstream_is_answered_stale_within_stale_if_error(short_lived: Cached) -> None:
+async def test_a_failing_upstream_is_answered_stale_within_stale_if_error(short_lived: Deployment) -> None:
     fresh = await short_lived.orders(provider="waldur-eu", limit="5")
     await asyncio.sleep(0.25)  # past the TTL, within stale-if-error
     await short_lived.fault(EU, status=503, count=1)
@@ -130,7 +111,7 @@ async def test_a_failing_upstream_is_answered_stale_within_stale_if_error(short_
     assert failed.status_code == 502
 
 
-async def test_no_cache_refetches_for_a_writer_but_not_for_a_reader(cached: Cached) -> None:
+async def test_no_cache_refetches_for_a_writer_but_not_for_a_reader(cached: Deployment) -> None:
     await cached.orders(provider="waldur-eu", limit="5")
     calls = await cached.calls(EU)
     as_reader = await cached.orders(
@@ -147,7 +128,7 @@ async def test_no_cache_refetches_for_a_writer_but_not_for_a_reader(cached: Cach
     assert (await cached.orders(provider="waldur-eu", limit="5")).headers["x-cache"] == "HIT"
 
 
-async def test_a_hundred_concurrent_misses_make_one_upstream_call(cached: Cached) -> None:
+async def test_a_hundred_concurrent_misses_make_one_upstream_call(cached: Deployment) -> None:
     await cached.fault(EU, latency_ms=200, count=1000)
     calls = await cached.calls(EU)
     answers = await asyncio.gather(*(cached.orders(provider="waldur-eu", limit="10") for _ in range(100)))
@@ -158,7 +139,7 @@ async def test_a_hundred_concurrent_misses_make_one_upstream_call(cached: Cached
     assert sum("collapsed" in s for s in sources) == 99
 
 
-async def test_a_partial_answer_never_stands_in_for_a_full_one(cached: Cached) -> None:
+async def test_a_partial_answer_never_stands_in_for_a_full_one(cached: Deployment) -> None:
     await cached.fault(AU, status=503, count=1)
     partial = await cached.orders(limit="50")
     assert partial.headers["x-partial-response"] == "true"
@@ -170,7 +151,7 @@ async def test_a_partial_answer_never_stands_in_for_a_full_one(cached: Cached) -
     assert {o["provider"] for o in full.json()["data"]} == {"waldur-eu", "waldur-au"}
 
 
-async def test_a_write_evicts_and_the_next_read_shows_it(cached: Cached) -> None:
+async def test_a_write_evicts_and_the_next_read_shows_it(cached: Deployment) -> None:
     listing = (await cached.orders(auth("ops"), provider="waldur-eu", limit="40")).json()["data"]
     target = next(o for o in listing if "cancel" in o["actions"])
     before = await cached.client.get(f"/orders/{target['id']}", headers=auth("ops"))
@@ -185,7 +166,7 @@ async def test_a_write_evicts_and_the_next_read_shows_it(cached: Cached) -> None
     assert relisted.headers["x-cache"] == "MISS"
 
 
-async def test_a_read_in_flight_during_a_write_is_not_stored(cached: Cached) -> None:
+async def test_a_read_in_flight_during_a_write_is_not_stored(cached: Deployment) -> None:
     listing = (await cached.orders(auth("ops"), provider="waldur-eu", limit="40")).json()["data"]
     target = next(o for o in listing if "cancel" in o["actions"])
     await cached.fault(EU, latency_ms=300, count=1, path="/api/marketplace-orders/")

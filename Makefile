@@ -18,11 +18,16 @@ demo: $(STAMP)
 
 test: system-deps lint typecheck pytest
 
-# Debian packages the tests run for real: redis-server (the shared idempotency store).
+# Debian packages the tests run for real:
+#   redis-server  the shared store (idempotency, read cache, rate limits)
+DEBIAN_PACKAGES := redis-server
+
 system-deps:
-	@command -v redis-server >/dev/null || { \
-	  echo "installing redis-server (apt-get)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@missing=""; for package in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway tests bench

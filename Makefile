@@ -20,7 +20,9 @@ test: system-deps lint typecheck pytest
 
 # Debian packages the tests run for real:
 #   redis-server  the shared store (idempotency, read cache, rate limits)
-DEBIAN_PACKAGES := redis-server
+#   haproxy       the load balancer in front of two replicas (tests/e2e/test_haproxy_two_replicas.py)
+#   chromium      a headless browser that renders /docs offline (tests/e2e/test_docs_page_in_chromium.py)
+DEBIAN_PACKAGES := redis-server haproxy chromium
 
 system-deps:
 	@missing=""; for package in $(DEBIAN_PACKAGES); do \

@@ -1,10 +1,9 @@
-"""The ``gateway`` command: ``serve``, ``demo``, ``sim`` and ``keys new``."""
+"""The ``gateway`` command: ``serve``, ``demo``, ``sim``, ``keys new`` and ``orders``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import secrets
 import socket
@@ -16,6 +15,7 @@ import uvicorn
 import yaml
 
 from gateway.auth import new_key
+from gateway.cli.arguments import add_orders_parser
 from gateway.settings import (
     CONFIG_ENV_VAR,
     SCOPES,
@@ -31,7 +31,7 @@ DEMO_KEY_NAME = "demo"
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"serve": _serve, "demo": _demo, "sim": _sim, "keys": _keys}[args.command]
+    handler = {"serve": _serve, "demo": _demo, "sim": _sim, "keys": _keys, "orders": _orders}[args.command]
     return handler(args)
 
 
@@ -65,7 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--name", required=True)
     new.add_argument("--scopes", required=True, help=f"comma list of: {', '.join(SCOPES)}")
     new.add_argument("--providers", help="comma list of instances (default: all)")
+
+    add_orders_parser(commands)
     return parser
+
+
+def _orders(args: argparse.Namespace) -> int:
+    from gateway.cli.commands import run_orders
+
+    return run_orders(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -86,7 +94,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _server_options() -> dict[str, Any]:
-    return {"loop": "uvloop", "http": "httptools", "access_log": False, "log_level": "warning"}
+    # log_config None: uvicorn's records go to the root logger (JSON, see gateway/logs.py), not
+    # to handlers of its own; the gateway writes its own access lines.
+    return {
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_level": "warning",
+        "log_config": None,
+    }
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -112,6 +128,7 @@ def _sim(args: argparse.Namespace) -> int:
     if args.dialect and args.kind != "ivcap":
         print("gateway: --dialect applies to the ivcap simulator only", file=sys.stderr)
         return EXIT_CONFIG
+    _configure_logging("warning")
     token = args.token or secrets.token_urlsafe(24)
     if not args.token:
         print(f"simulated {args.kind} requires: {kind.credential.format(token=token)}")
@@ -135,6 +152,8 @@ def _demo(args: argparse.Namespace) -> int:
 async def _run_demo(args: argparse.Namespace, gateway_socket: socket.socket) -> None:
     from gateway.app import create_app
     from gateway.sim.registry import SIMULATORS
+
+    _configure_logging("warning")  # JSON lines, but only what needs attention: this is a terminal
 
     tokens = {kind: secrets.token_urlsafe(24) for kind in SIMULATORS}
     sims = {
@@ -189,7 +208,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from gateway.logs import configure_logging
+
+    configure_logging(level)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ from gateway.cursor import CursorSigner
 from gateway.deadline import UPSTREAM_SHARE
 from gateway.errors import GatewayError
 from gateway.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
+from gateway.metrics import circuit_states
 from gateway.middleware.rate_limit import RateLimitMiddleware
 from gateway.middleware.request_id import RequestIdMiddleware
 from gateway.middleware.request_timeout import RequestTimeoutMiddleware
+from gateway.middleware.telemetry import TelemetryMiddleware
 from gateway.problems import (
     authentication_failed,
     handle_gateway_error,
@@ -33,10 +35,11 @@ from gateway.problems import (
     problem_response,
 )
 from gateway.ratelimit import build_rate_limiter, policy_resolver
-from gateway.routes import meta, orders, writes
+from gateway.routes import docs, export, meta, orders, writes
 from gateway.service import OrderService
 from gateway.settings import Settings
-from gateway.stack import build_stack
+from gateway.stack import build_stack, circuit_of
+from gateway.telemetry import Telemetry, build_telemetry
 
 
 def create_app(
@@ -44,10 +47,14 @@ def create_app(
     *,
     client: httpx.AsyncClient | None = None,
     clock: Callable[[], float] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Starlette:
-    """The gateway as an ASGI app. ``client`` and ``clock`` are injected by tests and the demo."""
+    """The gateway as an ASGI app. ``client``, ``clock`` and ``telemetry`` (its tracer and
+    metrics, e.g. with an in-memory span exporter) are injected by tests and the demo."""
     # Built here, not in the lifespan: the middleware list below needs it. It connects lazily.
     limiter = build_rate_limiter(settings, clock=clock or time.monotonic)
+    owns_telemetry = telemetry is None
+    telemetry = telemetry or build_telemetry(settings.telemetry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,7 +65,9 @@ def create_app(
             read_cache = build_read_cache(settings)
             stack.push_async_callback(read_cache.close)
             app.state.read_cache = read_cache
-            app.state.orders = build_service(settings, shared, clock or time.time, read_cache)
+            app.state.orders = build_service(settings, shared, clock or time.time, read_cache, telemetry)
+            if owns_telemetry:
+                stack.callback(telemetry.shutdown)  # flushes spans still batched for OTLP
             app.state.idempotency = build_idempotency_store(settings)
             stack.push_async_callback(app.state.idempotency.close)
             app.state.idempotency_ttl_s = settings.idempotency.ttl_s
@@ -67,6 +76,7 @@ def create_app(
 
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(TelemetryMiddleware, telemetry=telemetry),
         Middleware(
             RequestTimeoutMiddleware,
             timeout_s=settings.server.request_timeout_s,
@@ -85,7 +95,8 @@ def create_app(
         ),
     ]
     app = Starlette(
-        routes=[*orders.ROUTES, *writes.ROUTES, *meta.ROUTES],
+        # export first: "/orders/{order_id}" would otherwise take "/orders/export".
+        routes=[*export.ROUTES, *orders.ROUTES, *writes.ROUTES, *meta.ROUTES, *docs.ROUTES],
         middleware=middleware,
         exception_handlers={
             GatewayError: handle_gateway_error,
@@ -97,6 +108,7 @@ def create_app(
     # A trailing-slash variant is not another name for a resource: 404, never a redirect.
     app.router.redirect_slashes = False
     app.state.limiter = limiter  # ``degraded`` while Redis is unreachable
+    app.state.telemetry = telemetry
     app.state.shared_store = settings.cache.backend == "redis"
     return app
 
@@ -130,7 +142,11 @@ def build_read_cache(settings: Settings) -> ReadCache:
 
 
 def build_service(
-    settings: Settings, client: httpx.AsyncClient, clock: Callable[[], float], read_cache: ReadCache
+    settings: Settings,
+    client: httpx.AsyncClient,
+    clock: Callable[[], float],
+    read_cache: ReadCache,
+    telemetry: Telemetry | None = None,
 ) -> OrderService:
     read_through = ReadThrough(read_cache)
     adapters: dict[str, ProviderAdapter] = {
@@ -139,6 +155,9 @@ def build_service(
         )
         for name, cfg in settings.providers.items()
     }
+    if telemetry is not None:
+        breakers = {name: b for name, a in adapters.items() if (b := circuit_of(a)) is not None}
+        telemetry.metrics.watch_circuits(circuit_states(breakers))
     cursor = settings.cursor
     secret = cursor.secret.get_secret_value().encode() if cursor.secret else secrets.token_bytes(32)
     previous = [cursor.previous_secret.get_secret_value().encode()] if cursor.previous_secret else []

@@ -62,3 +62,20 @@ def deadline_after(seconds: float, *, now: Callable[[], float] = time.monotonic)
         yield deadline
     finally:
         _deadline.reset(token)
+
+
+@contextmanager
+def new_deadline(seconds: float, *, now: Callable[[], float] = time.monotonic) -> Iterator[float]:
+    """Run the block under a deadline ``seconds`` from now, replacing the one in force.
+
+    For work that is a request of its own inside a longer one (each page of a streamed
+    export); everywhere else budgets only shrink (:func:`deadline_after`).
+    """
+    if math.isnan(seconds):
+        raise ValueError("a deadline needs a number of seconds")
+    deadline = now() + seconds
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)

@@ -18,12 +18,13 @@ from gateway.errors import (
     NotFoundError,
 )
 from gateway.middleware.request_id import choose_request_id, request_id_of
+from gateway.middleware.telemetry import trace_id_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("gateway.problems")
 
 
-def problem_body(error: GatewayError, request_id: str) -> dict[str, Any]:
+def problem_body(error: GatewayError, request_id: str, trace_id: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": error.type_uri,
         "title": error.title,
@@ -31,6 +32,8 @@ def problem_body(error: GatewayError, request_id: str) -> dict[str, Any]:
         "detail": error.detail,
         "instance": request_id,
     }
+    if trace_id is not None:
+        body["trace_id"] = trace_id  # to find the request's spans and log lines
     body.update(error.extensions)
     return body
 
@@ -40,7 +43,7 @@ def problem_response(conn: HTTPConnection, error: GatewayError) -> Response:
     headers = dict(error.headers)
     headers["X-Request-ID"] = request_id
     return Response(
-        orjson.dumps(problem_body(error, request_id)),
+        orjson.dumps(problem_body(error, request_id, trace_id_of(conn.scope))),
         status_code=error.status_code,
         headers=headers,
         media_type=PROBLEM_MEDIA_TYPE,
@@ -69,7 +72,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """A bug: the traceback goes to the log, the caller gets a bare 500 problem."""
-    log.error("unhandled exception on %s %s", request.method, request.url.path, exc_info=exc)
+    ids = {"request_id": request_id_of(request.scope), "trace_id": trace_id_of(request.scope)}
+    # Out here the request's context is gone: the ids are passed for the JSON log line.
+    log.error("unhandled exception on %s %s", request.method, request.url.path, exc_info=exc, extra=ids)
     return problem_response(request, GatewayError("The gateway failed unexpectedly; see its logs."))
 
 

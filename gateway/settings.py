@@ -184,6 +184,19 @@ class ServerSettings(_Strict):
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
 
 
+class TelemetrySettings(_Strict):
+    """Traces, metrics and their exposure (logs follow ``server.log_level``)."""
+
+    service_name: str = Field(default="order-gateway", min_length=1, max_length=100)
+    # Who may read GET /metrics: a key with orders:admin, anyone (a scraper on a private
+    # network; instance and key names are then visible to it), or nobody (404).
+    metrics_access: Literal["admin", "public", "off"] = "admin"
+    # Where spans go over OTLP/HTTP (the full traces URL). Taken from the standard
+    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT when not set here;
+    # None: spans are made (trace ids in logs and problems) but exported nowhere.
+    otlp_endpoint: str | None = None
+
+
 class Settings(_Strict):
     """The whole configuration tree."""
 
@@ -194,6 +207,7 @@ class Settings(_Strict):
     idempotency: IdempotencySettings = IdempotencySettings()
     cursor: CursorSettings = CursorSettings()
     server: ServerSettings = ServerSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @model_validator(mode="after")
     def _keys_name_known_providers(self) -> Settings:
@@ -229,6 +243,7 @@ def settings_from_mapping(raw: Any, env: Mapping[str, str]) -> Settings:
         raise ConfigError("config must be a mapping with a 'providers' key")
     substituted = _substitute(raw, env, path="")
     _check_kinds(substituted)
+    _otlp_endpoint_from_env(substituted, env)
     try:
         return Settings.model_validate(substituted)
     except ValidationError as exc:
@@ -252,6 +267,22 @@ def _substitute(value: Any, env: Mapping[str, str], path: str) -> Any:
 
         return _ENV_REFERENCE.sub(replace, value)
     return value
+
+
+def _otlp_endpoint_from_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """The standard OpenTelemetry variables, as the OTLP exporter reads them: the traces URL
+    as it is, or the base URL with ``v1/traces`` appended. The config's own value wins."""
+    telemetry = raw.get("telemetry")
+    if telemetry is not None and not isinstance(telemetry, dict):
+        return  # validation names the bad key
+    if telemetry and telemetry.get("otlp_endpoint"):
+        return
+    url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if not url and base:
+        url = base.rstrip("/") + "/v1/traces"
+    if url:
+        raw["telemetry"] = {**(telemetry or {}), "otlp_endpoint": url}
 
 
 def _check_kinds(raw: dict[str, Any]) -> None:

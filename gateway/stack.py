@@ -1,4 +1,5 @@
-"""Each instance's adapter wrapped in same-shaped layers: ``Cached`` → ``Breaker`` → ``Limited``.
+"""Each instance's adapter wrapped in same-shaped layers: ``Cached`` → ``Breaker`` → ``Limited``
+→ ``Traced``.
 
 Every layer is itself a ProviderAdapter, so the service cannot tell a stack from an adapter.
 ``build_stack`` assembles one, once, at startup.
@@ -29,6 +30,7 @@ from gateway.cache import ReadThrough, current_ledger, listing_tag, order_tag
 from gateway.errors import CircuitOpenError, UpstreamError
 from gateway.models import Health, Order
 from gateway.settings import BreakerSettings, ProviderSettings, ReadCacheSettings
+from gateway.telemetry import filling_cache, note_cache_read, traced_call
 
 T = TypeVar("T")
 CircuitState = Literal["closed", "open", "half-open"]
@@ -65,6 +67,16 @@ class Layer:
 
     async def perform(self, native_id: str, action: str, payload: Mapping[str, Any]) -> ActionOutcome:
         return await self._call("perform", lambda: self.inner.perform(native_id, action, payload))
+
+
+class Traced(Layer):
+    """One span and one latency observation (by instance and outcome) per adapter call."""
+
+    async def _call(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
+        return await traced_call(self.instance, self.kind, method, call)
+
+    async def check_health(self) -> Health:
+        return await traced_call(self.instance, self.kind, "check_health", self.inner.check_health)
 
 
 class Limited(Layer):
@@ -234,10 +246,12 @@ class Cached(Layer):
         return value
 
     async def _read(self, key: str, fetch: Callable[[], Awaitable[bytes]], tags: tuple[str, ...]) -> bytes:
-        value, outcome = await self._cache.read(
-            key, fetch, ttl_s=self._settings.ttl_s, stale_s=self._settings.stale_if_error_s, tags=tags
-        )
         ledger = current_ledger()
+        with filling_cache("refresh" if ledger is not None and ledger.refresh else "miss"):
+            value, outcome = await self._cache.read(
+                key, fetch, ttl_s=self._settings.ttl_s, stale_s=self._settings.stale_if_error_s, tags=tags
+            )
+        note_cache_read(self.instance, outcome.source)
         if ledger is not None:
             ledger.note(self.instance, outcome)
         return value
@@ -262,8 +276,8 @@ def build_stack(
     *,
     clock: Callable[[], float] = time.monotonic,
 ) -> ProviderAdapter:
-    """Wrap one instance's adapter, innermost first: Limited, Breaker, Cached."""
-    stack: ProviderAdapter = Limited(adapter, settings.max_concurrency)
+    """Wrap one instance's adapter, innermost first: Traced, Limited, Breaker, Cached."""
+    stack: ProviderAdapter = Limited(Traced(adapter), settings.max_concurrency)
     stack = Breaker(stack, CircuitBreaker(settings.breaker, clock=clock))
     if settings.cache.ttl_s > 0:
         stack = Cached(stack, cache, settings.cache, credential_identity(settings))

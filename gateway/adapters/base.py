@@ -23,6 +23,7 @@ from gateway.errors import (
 )
 from gateway.models import Health, Order
 from gateway.query import Filters, SortKey
+from gateway.telemetry import UpstreamHttp
 
 FilterName = str
 
@@ -183,7 +184,8 @@ async def send_upstream(
     The whole call, all attempts, gets ``limits.timeout_s`` or the time left to the request's
     deadline, whichever is less; each attempt the rest of that. Safe methods (GET, HEAD,
     OPTIONS) are retried unless ``retry`` is False, others only when it is True. The last
-    response is returned whatever its status: the adapter classifies it.
+    response is returned whatever its status: the adapter classifies it. Each attempt is a
+    client span whose ``traceparent`` goes upstream with it (``telemetry.py``).
     """
     budget = capped_remaining(limits.timeout_s)
     if budget <= 0:
@@ -191,12 +193,23 @@ async def send_upstream(
             "The request's deadline passed before the provider was called.", provider=instance
         )
     end = time.monotonic() + budget
+    http = UpstreamHttp(instance, method, url)
 
     async def attempt() -> httpx.Response:
         left = max(end - time.monotonic(), 0.001)
         timeout = httpx.Timeout(left, connect=min(limits.connect_timeout_s, left))
-        with upstream_errors(instance):
-            return await client.request(method, url, timeout=timeout, **kwargs)
+        with http.attempt() as sent:
+            trace_headers = sent.trace_headers()
+            headers = kwargs.get("headers")
+            if trace_headers:
+                headers = httpx.Headers(headers)
+                headers.update(trace_headers)
+            with upstream_errors(instance):
+                response = await client.request(
+                    method, url, timeout=timeout, **{**kwargs, "headers": headers}
+                )
+            sent.answered(response.status_code)
+            return response
 
     retried = method.upper() in SAFE_METHODS if retry is None else retry
     with upstream_errors(instance):

@@ -21,6 +21,7 @@ from gateway.errors import GatewayError, RateLimitedError
 from gateway.principal import Principal
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.settings import RateLimitSettings
+from gateway.telemetry import note_rate_limited
 
 # How a refusal is rendered (``problems.problem_response``, passed in by ``app.py``: the
 # problem renderer sits above this layer).
@@ -59,6 +60,7 @@ class RateLimitMiddleware:
         decision = await self._limiter.take(principal.name, policy)
         headers = rate_limit_headers(decision, policy)
         if not decision.allowed:
+            note_rate_limited(principal.name)
             error = RateLimitedError(
                 f"This API key may make {policy.requests} requests per {policy.window_s:g} s "
                 f"(bursts up to {policy.capacity}); retry in {decision.retry_after_s} s.",

@@ -27,6 +27,7 @@ from gateway.idempotency import (
 )
 from gateway.principal import Principal
 from gateway.problems import problem_response
+from gateway.telemetry import note_idempotent_replay
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
@@ -120,6 +121,7 @@ def _stored(response: Response) -> StoredResponse:
 
 
 def _replay(stored: StoredResponse) -> Response:
+    note_idempotent_replay()
     response = Response(stored.body, status_code=stored.status, headers=dict(stored.headers))
     response.headers[REPLAYED_HEADER] = "true"
     return response

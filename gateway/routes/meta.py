@@ -1,4 +1,4 @@
-"""Meta endpoints: ``/providers``, ``/healthz``, ``/readyz``."""
+"""Meta endpoints: ``/providers``, ``/healthz``, ``/readyz``, ``/metrics``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.auth import require_scope
+from gateway.errors import NotFoundError
+from gateway.metrics import METRICS_MEDIA_TYPE
 from gateway.routes.rendering import json_response
 from gateway.service import OrderService
+from gateway.telemetry import Telemetry
 
 
 def _service(request: Request) -> OrderService:
@@ -46,22 +49,37 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready while at least one upstream answers; names stay out (this endpoint has no key).
-
-    Also told: how many circuits are open, and whether the shared store (Redis) answers —
-    while it does not, the gateway still serves, with cache and rate limits local."""
+    """Ready while at least one upstream answers: a summary per instance (its configured name,
+    never its address), counts of open circuits, and whether the shared store (Redis)
+    answers — while it does not, the gateway still serves, with cache and rate limits local
+    and keyed writes refused (docs/decisions.md), so it stays ready."""
     health = await _service(request).health(None)
     up = sum(1 for h in health.values() if h.status == "ok")
     ready = up > 0
     body = {
         "status": "ready" if ready else "not-ready",
         "upstreams": {"ok": up, "error": len(health) - up},
+        "instances": {
+            name: h.model_dump(include={"status", "error", "circuit"}, exclude_none=True)
+            for name, h in sorted(health.items())
+        },
         "circuits": {
             state: sum(1 for h in health.values() if h.circuit == state) for state in ("open", "half-open")
         },
         "shared_store": _shared_store_state(request),
     }
     return json_response(body, status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format. Needs ``orders:admin`` unless ``telemetry.metrics_access`` says
+    ``public`` (a scraper without a key) or ``off`` (404, as if there were no such route)."""
+    telemetry: Telemetry = request.app.state.telemetry
+    if telemetry.metrics_access == "off":
+        raise NotFoundError(f"There is no resource at {request.url.path!r}.")
+    if telemetry.metrics_access == "admin":
+        require_scope(request, "orders:admin")
+    return Response(telemetry.metrics.exposition(), media_type=METRICS_MEDIA_TYPE)
 
 
 def _shared_store_state(request: Request) -> str:
@@ -77,4 +95,5 @@ ROUTES = [
     Route("/providers", providers, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
 ]

@@ -195,7 +195,12 @@ async def test_health_ready_and_providers(deployment: Deployment) -> None:
     assert (await deployment.client.get("/healthz")).json() == {"status": "ok"}
     ready = await deployment.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["upstreams"] == {"ok": 2, "error": 0}
-    assert "waldur" not in ready.text  # no key, so no instance names
+    assert ready.json()["instances"] == {
+        "waldur-au": {"status": "ok", "circuit": "closed"},
+        "waldur-eu": {"status": "ok", "circuit": "closed"},
+    }
+    assert "waldur.sim" not in ready.text  # configured names only, never upstream addresses
+    assert ready.json()["shared_store"] == "none"
     providers = (await deployment.client.get("/providers", headers=auth("reader"))).json()["data"]
     assert [p["name"] for p in providers] == ["waldur-au", "waldur-eu"]
     assert providers[0]["kind"] == "waldur" and providers[0]["health"]["status"] == "ok"

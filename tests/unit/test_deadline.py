@@ -76,3 +76,11 @@ async def test_tasks_started_under_a_deadline_see_it_and_do_not_leak_theirs() ->
         seen = await asyncio.gather(child(), child())
         assert seen == [at, at]
     assert deadline.current() is None
+
+
+def test_a_new_deadline_replaces_a_sooner_one_and_is_undone_after() -> None:
+    with deadline.deadline_after(1.0):
+        outer = deadline.current()
+        with deadline.new_deadline(100.0):
+            assert deadline.remaining() > 50
+        assert deadline.current() == outer

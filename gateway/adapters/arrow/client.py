@@ -52,6 +52,7 @@ from gateway.errors import NotFoundError, OrderNotFoundError, ValidationFailedEr
 from gateway.models import Health, Order
 from gateway.query import Filters, SortKey
 from gateway.settings import ArrowSettings
+from gateway.telemetry import note_unknown_status
 
 log = logging.getLogger("gateway.adapters.arrow")
 
@@ -208,7 +209,10 @@ class ArrowAdapter:
     def _warn_unknown_states(self, orders: tuple[Order, ...]) -> None:
         for order in orders:
             state = order.provider_status
+            if is_known_state(state):
+                continue
+            note_unknown_status(self.instance)
             folded = state.casefold()
-            if not is_known_state(state) and folded not in self._unknown_states:
+            if folded not in self._unknown_states:
                 self._unknown_states.add(folded)
                 log.warning("unknown Arrow status %r at %s; mapped to the fallback", state, self.instance)

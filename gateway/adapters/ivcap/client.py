@@ -38,6 +38,7 @@ from gateway.errors import NotFoundError, OrderNotFoundError, ValidationFailedEr
 from gateway.models import Health, Order
 from gateway.query import SortKey
 from gateway.settings import IvcapSettings
+from gateway.telemetry import note_unknown_status
 
 log = logging.getLogger("gateway.adapters.ivcap")
 
@@ -215,7 +216,9 @@ class IvcapAdapter:
         # IVCAP's own `unknown` is in the table but logged too (§6): the backend lost track.
         for order in orders:
             state = order.provider_status
-            known = state in self._dialect.states and state != "unknown"
-            if not known and state not in self._unknown_states:
+            if state in self._dialect.states and state != "unknown":
+                continue
+            note_unknown_status(self.instance)
+            if state not in self._unknown_states:
                 self._unknown_states.add(state)
                 log.warning("unknown IVCAP status %r at %s; mapped to %s", state, self.instance, order.status)

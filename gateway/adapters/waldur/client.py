@@ -42,6 +42,7 @@ from gateway.errors import ActionNotAllowedError, GatewayError, OrderNotFoundErr
 from gateway.models import Health, Order
 from gateway.query import SortKey
 from gateway.settings import WaldurSettings
+from gateway.telemetry import note_unknown_status
 
 log = logging.getLogger("gateway.adapters.waldur")
 
@@ -182,6 +183,9 @@ class WaldurAdapter:
     def _warn_unknown_states(self, orders: tuple[Order, ...]) -> None:
         for order in orders:
             state = order.provider_status
-            if state not in WALDUR_STATES and state not in self._unknown_states:
+            if state in WALDUR_STATES:
+                continue
+            note_unknown_status(self.instance)
+            if state not in self._unknown_states:
                 self._unknown_states.add(state)
                 log.warning("unknown Waldur state %r at %s; mapped to the fallback", state, self.instance)

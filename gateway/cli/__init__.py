@@ -1,0 +1,1 @@
+"""``gateway orders``: a command-line client of a running gateway, over HTTP only."""

@@ -1,0 +1,325 @@
+"""Traces and metrics: each app's tracer and metrics (``metrics.py``), and the helpers that use them.
+
+One ``Telemetry`` per app (``build_telemetry``), never a global provider: tests build their
+own with an in-memory exporter. While a request runs, the telemetry middleware makes it the
+*active* one (a context variable, like the deadline); the helpers below (``traced_call``,
+``UpstreamHttp``, ``note_*``) use the active one and do nothing when there is none, so
+adapters, layers and the service need no extra constructor argument and run bare in tests.
+
+Spans: the server span (middleware), one ``<operation> <instance>`` span per adapter call
+(the ``Traced`` layer) and one client span per HTTP request sent upstream (``send_upstream``,
+each retry its own), whose context goes upstream as W3C ``traceparent``/``tracestate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from gateway.errors import GatewayError
+from gateway.metrics import GatewayMetrics
+from gateway.settings import TelemetrySettings
+
+T = TypeVar("T")
+# W3C Trace Context only: no baggage, which would carry a caller's data to every upstream.
+PROPAGATOR = TraceContextTextMapPropagator()
+PROPAGATED_HEADERS = frozenset(PROPAGATOR.fields)  # traceparent, tracestate
+
+
+@dataclass(eq=False)
+class Telemetry:
+    """One app's tracer and metrics, and who may read the metrics."""
+
+    tracer: trace.Tracer
+    metrics: GatewayMetrics
+    metrics_access: str = "admin"
+    provider: TracerProvider | None = None
+
+    def shutdown(self) -> None:
+        """Flush and stop span export (the OTLP batch)."""
+        if self.provider is not None:
+            self.provider.shutdown()
+
+
+def build_telemetry(settings: TelemetrySettings, *, span_exporter: SpanExporter | None = None) -> Telemetry:
+    """Telemetry for one app. Spans go to ``span_exporter`` (tests) and, when an endpoint is
+    configured, over OTLP/HTTP in batches; otherwise nowhere. With no exporter at all, spans
+    are not recorded (their ids still flow to logs, problems and upstreams) unless a caller's
+    ``traceparent`` says its trace is sampled."""
+    processors: list[SpanProcessor] = []
+    if span_exporter is not None:
+        processors.append(SimpleSpanProcessor(span_exporter))
+    if settings.otlp_endpoint:
+        # Imported only when used: it brings protobuf and requests along.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        processors.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
+    provider = TracerProvider(
+        sampler=ParentBased(ALWAYS_ON if processors else ALWAYS_OFF),
+        resource=Resource.create({"service.name": settings.service_name}),
+        shutdown_on_exit=False,
+    )
+    for processor in processors:
+        provider.add_span_processor(processor)
+    return Telemetry(
+        tracer=provider.get_tracer("gateway"),
+        metrics=GatewayMetrics(),
+        metrics_access=settings.metrics_access,
+        provider=provider,
+    )
+
+
+# -- the active request ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """What the access line reports about one request beyond its status."""
+
+    telemetry: Telemetry
+    instances: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class UpstreamCall:
+    """The adapter call in progress (set by ``traced_call``), for the spans below it."""
+
+    instance: str
+    kind: str
+    operation: str
+    cache: str | None  # "miss" / "refresh" when the call fills the read cache
+    requests: int = 0  # HTTP requests sent, retries included
+    retries: int = 0
+
+
+_REQUEST: ContextVar[RequestRecord | None] = ContextVar("telemetry_request", default=None)
+_CALL: ContextVar[UpstreamCall | None] = ContextVar("telemetry_upstream_call", default=None)
+_CACHE_FILL: ContextVar[str | None] = ContextVar("telemetry_cache_fill", default=None)
+
+
+@contextmanager
+def activate(telemetry: Telemetry) -> Iterator[RequestRecord]:
+    """Make ``telemetry`` the one the helpers use for the rest of this request."""
+    record = RequestRecord(telemetry)
+    token = _REQUEST.set(record)
+    try:
+        yield record
+    finally:
+        _REQUEST.reset(token)
+
+
+def extract_context(headers: Iterable[tuple[bytes, bytes]]) -> Context:
+    """The caller's trace (``traceparent``/``tracestate``) from raw ASGI headers, if any."""
+    carrier = {}
+    for name, value in headers:
+        key = name.decode("latin-1").lower()
+        if key in PROPAGATED_HEADERS:
+            carrier[key] = value.decode("latin-1")
+    return PROPAGATOR.extract(carrier) if carrier else Context()
+
+
+def current_trace_id() -> str | None:
+    """The trace id of the current span as 32 hex digits, or None outside any trace."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def current_instance() -> str | None:
+    """The instance whose adapter call is running, for log lines."""
+    call = _CALL.get()
+    return call.instance if call is not None else None
+
+
+def outcome_of(exc: BaseException) -> str:
+    """A low-cardinality label for how a call failed: the problem type, or what else it was."""
+    if isinstance(exc, GatewayError):
+        return exc.type
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return "exception"
+
+
+# -- adapter calls and HTTP requests -----------------------------------------------------------
+
+
+@contextmanager
+def filling_cache(outcome: str) -> Iterator[None]:
+    """Upstream calls made within are read-cache fills (``miss`` or ``refresh``)."""
+    token = _CACHE_FILL.set(outcome)
+    try:
+        yield
+    finally:
+        _CACHE_FILL.reset(token)
+
+
+async def traced_call(instance: str, kind: str, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run one adapter call under its own span; observe its latency by instance and outcome."""
+    active = _REQUEST.get()
+    if active is None:
+        return await call()
+    active.instances.add(instance)
+    upstream = UpstreamCall(instance, kind, operation, _CACHE_FILL.get())
+    attributes: dict[str, str] = {
+        "provider": instance,
+        "provider.kind": kind,
+        "provider.operation": operation,
+    }
+    if upstream.cache is not None:
+        attributes["gateway.cache"] = upstream.cache
+    token = _CALL.set(upstream)
+    start = time.perf_counter()
+    outcome = "ok"
+    with active.telemetry.tracer.start_as_current_span(
+        f"{operation} {instance}",
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            return await call()
+        except BaseException as exc:
+            outcome = outcome_of(exc)
+            span.set_attribute("error.type", outcome)
+            span.set_status(Status(StatusCode.ERROR, outcome))
+            raise
+        finally:
+            _CALL.reset(token)
+            span.set_attribute("gateway.upstream.requests", upstream.requests)
+            span.set_attribute("gateway.upstream.retries", upstream.retries)
+            active.telemetry.metrics.upstream_seconds.labels(instance, kind, operation, outcome).observe(
+                time.perf_counter() - start
+            )
+
+
+class UpstreamHttp:
+    """One ``send_upstream`` call: a client span and a count per HTTP request (attempt).
+
+    Only the URL's scheme, host, port and path are recorded: never its query, never a header.
+    """
+
+    def __init__(self, instance: str, method: str, url: str) -> None:
+        self.instance = instance
+        self.method = method.upper()
+        self._url = url
+        self._attempts = 0
+
+    @contextmanager
+    def attempt(self) -> Iterator[HttpAttempt]:
+        active = _REQUEST.get()
+        if active is None:
+            yield HttpAttempt(None)
+            return
+        self._attempts += 1
+        call = _CALL.get()
+        if call is not None:
+            call.requests += 1
+            call.retries += self._attempts > 1
+        with active.telemetry.tracer.start_as_current_span(
+            self.method,
+            kind=SpanKind.CLIENT,
+            attributes=self._attributes(call),
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            sent = HttpAttempt(span)
+            status = "error"
+            try:
+                yield sent
+                status = str(sent.status_code)
+            except BaseException as exc:
+                status = outcome_of(exc)
+                span.set_attribute("error.type", status)
+                span.set_status(Status(StatusCode.ERROR, status))
+                raise
+            finally:
+                active.telemetry.metrics.upstream_requests.labels(self.instance, self.method, status).inc()
+
+    def _attributes(self, call: UpstreamCall | None) -> dict[str, str | int]:
+        parts = urlsplit(self._url)
+        netloc = parts.netloc.rpartition("@")[2]  # never user:password@
+        attributes: dict[str, str | int] = {
+            "provider": self.instance,
+            "http.request.method": self.method,
+            "url.full": f"{parts.scheme}://{netloc}{parts.path}",
+            "server.address": parts.hostname or "",
+        }
+        if parts.port:
+            attributes["server.port"] = parts.port
+        if self._attempts > 1:
+            attributes["http.request.resend_count"] = self._attempts - 1
+        if call is not None:
+            attributes["provider.kind"] = call.kind
+            attributes["provider.operation"] = call.operation
+            if call.cache is not None:
+                attributes["gateway.cache"] = call.cache
+        return attributes
+
+
+class HttpAttempt:
+    """One HTTP request upstream: the headers that carry its trace, and its answer's status."""
+
+    def __init__(self, span: trace.Span | None) -> None:
+        self._span = span
+        self.status_code = 0
+
+    def trace_headers(self) -> dict[str, str]:
+        """``traceparent`` (and ``tracestate``) naming this request's span as the parent."""
+        carrier: dict[str, str] = {}
+        if self._span is not None:
+            PROPAGATOR.inject(carrier)
+        return carrier
+
+    def answered(self, status_code: int) -> None:
+        self.status_code = status_code
+        if self._span is not None:
+            self._span.set_attribute("http.response.status_code", status_code)
+            if status_code >= 400:
+                self._span.set_attribute("error.type", str(status_code))
+                self._span.set_status(Status(StatusCode.ERROR))
+
+
+# -- counters the layers above bump --------------------------------------------------------------
+
+
+def note_cache_read(instance: str, outcome: str) -> None:
+    """A read answered by the cache layer: counted, and an event on the current span."""
+    active = _REQUEST.get()
+    if active is None:
+        return
+    active.instances.add(instance)
+    active.telemetry.metrics.cache_reads.labels(instance, outcome).inc()
+    trace.get_current_span().add_event("cache.read", {"provider": instance, "gateway.cache": outcome})
+
+
+def note_rate_limited(key_name: str) -> None:
+    active = _REQUEST.get()
+    if active is not None:
+        active.telemetry.metrics.rate_limited.labels(key_name).inc()
+
+
+def note_idempotent_replay() -> None:
+    active = _REQUEST.get()
+    if active is not None:
+        active.telemetry.metrics.idempotent_replays.inc()
+
+
+def note_unknown_status(instance: str) -> None:
+    """An order carried an upstream status missing from its kind's state table."""
+    active = _REQUEST.get()
+    if active is not None:
+        active.telemetry.metrics.unknown_statuses.labels(instance).inc()

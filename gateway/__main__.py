@@ -20,6 +20,7 @@ from gateway.settings import (
     CONFIG_ENV_VAR,
     SCOPES,
     ConfigError,
+    ServerSettings,
     Settings,
     load_settings,
     settings_from_mapping,
@@ -89,20 +90,16 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
 
     _configure_logging(settings.server.log_level)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, **_server_options())
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, **_server_options(settings.server))
     return 0
 
 
-def _server_options() -> dict[str, Any]:
-    # log_config None: uvicorn's records go to the root logger (JSON, see gateway/logs.py), not
-    # to handlers of its own; the gateway writes its own access lines.
-    return {
-        "loop": "uvloop",
-        "http": "httptools",
-        "access_log": False,
-        "log_level": "warning",
-        "log_config": None,
-    }
+def _server_options(server: ServerSettings | None = None) -> dict[str, Any]:
+    """uvicorn's options: with ``server``, the gateway's limits on request heads and idle
+    connections (gateway/server.py); without, a simulator's (uvicorn's own protocol)."""
+    from gateway.server import server_options  # imported when serving: the CLI starts faster
+
+    return server_options(server)
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -167,9 +164,11 @@ async def _run_demo(args: argparse.Namespace, gateway_socket: socket.socket) -> 
         for kind, s in sim_sockets.items()
     }
     settings = demo_settings(base, sim_urls, tokens, digest)
-    apps: list[tuple[Any, socket.socket]] = [(app, sim_sockets[kind]) for kind, app in sims.items()]
-    apps.append((create_app(settings), gateway_socket))
-    servers = [(uvicorn.Server(uvicorn.Config(app, **_server_options())), sock) for app, sock in apps]
+    apps: list[tuple[Any, socket.socket, dict[str, Any]]] = [
+        (app, sim_sockets[kind], _server_options()) for kind, app in sims.items()
+    ]
+    apps.append((create_app(settings), gateway_socket, _server_options(settings.server)))
+    servers = [(uvicorn.Server(uvicorn.Config(app, **options)), sock) for app, sock, options in apps]
     print(f"Order Gateway demo on {base} (simulated {', '.join(sims)})")
     print(f"demo API key (orders:read, orders:write, orders:admin): {key}")
     print(f"try: curl -H 'Authorization: Bearer {key}' '{base}/orders?limit=5'")

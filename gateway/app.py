@@ -23,9 +23,11 @@ from gateway.deadline import UPSTREAM_SHARE
 from gateway.errors import GatewayError
 from gateway.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from gateway.metrics import circuit_states
+from gateway.middleware.limits import RequestLimitsMiddleware
 from gateway.middleware.rate_limit import RateLimitMiddleware
 from gateway.middleware.request_id import RequestIdMiddleware
 from gateway.middleware.request_timeout import RequestTimeoutMiddleware
+from gateway.middleware.security_headers import SecurityHeadersMiddleware, secured
 from gateway.middleware.telemetry import TelemetryMiddleware
 from gateway.problems import (
     authentication_failed,
@@ -75,8 +77,16 @@ def create_app(
             yield
 
     middleware = [
+        Middleware(SecurityHeadersMiddleware),
         Middleware(RequestIdMiddleware),
         Middleware(TelemetryMiddleware, telemetry=telemetry),
+        Middleware(
+            RequestLimitsMiddleware,
+            max_url_bytes=settings.server.max_url_bytes,
+            max_body_bytes=settings.server.max_body_bytes,
+            body_timeout_s=settings.server.body_timeout_s,
+            on_error=problem_response,
+        ),
         Middleware(
             RequestTimeoutMiddleware,
             timeout_s=settings.server.request_timeout_s,
@@ -101,7 +111,7 @@ def create_app(
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
+            Exception: secured(handle_unexpected),  # runs outside every middleware
         },
         lifespan=lifespan,
     )
@@ -110,6 +120,7 @@ def create_app(
     app.state.limiter = limiter  # ``degraded`` while Redis is unreachable
     app.state.telemetry = telemetry
     app.state.shared_store = settings.cache.backend == "redis"
+    app.state.max_body_bytes = settings.server.max_body_bytes  # routes/bodies.py
     return app
 
 

@@ -6,10 +6,13 @@
     ├── ClientError
     │   ├── InvalidQueryError         400 invalid-query
     │   ├── InvalidCursorError        400 invalid-cursor
-    │   ├── InvalidBodyError          400 invalid-body           (not JSON, bad Idempotency-Key)
+    │   ├── InvalidBodyError          400 invalid-body           (not JSON, too deep, bad Idempotency-Key)
     │   ├── InvalidHeaderError        400 invalid-header         (+ header: its name)
+    │   ├── ClientTimeoutError        408 request-timeout        (headers or body sent too slowly)
     │   ├── PayloadTooLargeError      413 payload-too-large
+    │   ├── UriTooLongError           414 uri-too-long
     │   ├── UnsupportedMediaTypeError 415 unsupported-media-type
+    │   ├── HeadersTooLargeError      431 headers-too-large      (answered by the server, gateway/server.py)
     │   ├── ValidationFailedError     422 validation-failed      (+ errors: field list)
     │   ├── NotAuthenticatedError     401 not-authenticated
     │   ├── ForbiddenError            403 missing-scope
@@ -24,12 +27,12 @@
     ├── StoreUnavailableError         503 store-unavailable      (+ Retry-After; Redis unreachable)
     └── UpstreamError                 502 upstream-error         (+ provider, upstream_status)
         ├── UpstreamAuthError         502 upstream-auth          (never 401 to our caller)
-        ├── UpstreamUnreachableError  502 upstream-unreachable   (refused, reset, dropped)
-    ├── UpstreamBadResponseError  502 upstream-bad-response
+        ├── UpstreamUnreachableError  502 upstream-unreachable   (refused, reset, dropped, TLS refused)
+        ├── UpstreamBadResponseError  502 upstream-bad-response  (5xx, garbage, wrong shape, too large)
         ├── UpstreamTimeoutError      504 upstream-timeout
-    │   └── OutcomeUncertainError     504 upstream-timeout       (+ outcome: "uncertain")
+        │   └── OutcomeUncertainError 504 upstream-timeout       (+ outcome: "uncertain")
         ├── CircuitOpenError          503 circuit-open           (+ Retry-After)
-    ├── ScanLimitError            502 scan-limit             (sort needs a longer upstream scan)
+        ├── ScanLimitError            502 scan-limit             (sort needs a longer upstream scan)
         └── AllUpstreamsFailedError   502 / 504
 
 Each class declares its problem ``type`` (a slug under ``PROBLEM_BASE``), ``status`` and
@@ -126,6 +129,18 @@ class InvalidHeaderError(ClientError):
         self.header = header
 
 
+class ClientTimeoutError(ClientError):
+    """The caller sent its request's headers or body too slowly (``server.header_timeout_s``,
+    ``server.body_timeout_s``); the connection is closed after the answer."""
+
+    status = 408
+    type = "request-timeout"
+    title = "Request not received in time"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Connection": "close"})
+
+
 class PayloadTooLargeError(ClientError):
     """The body is larger than the gateway accepts."""
 
@@ -134,12 +149,28 @@ class PayloadTooLargeError(ClientError):
     title = "Payload too large"
 
 
+class UriTooLongError(ClientError):
+    """The request's path and query string are longer than the gateway reads (``server.max_url_bytes``)."""
+
+    status = 414
+    type = "uri-too-long"
+    title = "URI too long"
+
+
 class UnsupportedMediaTypeError(ClientError):
     """The body is not in a media type this endpoint reads."""
 
     status = 415
     type = "unsupported-media-type"
     title = "Unsupported media type"
+
+
+class HeadersTooLargeError(ClientError):
+    """The request's header block is larger than the server reads (``server.max_header_bytes``)."""
+
+    status = 431
+    type = "headers-too-large"
+    title = "Request header fields too large"
 
 
 class ValidationFailedError(ClientError):

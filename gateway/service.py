@@ -20,6 +20,7 @@ from gateway.errors import (
     OrderNotFoundError,
     OutcomeUncertainError,
     UnsupportedActionError,
+    UpstreamBadResponseError,
     UpstreamTimeoutError,
     UpstreamUnreachableError,
     ValidationFailedError,
@@ -58,6 +59,11 @@ def action_scope(capabilities: Capabilities, action: str) -> str:
     if action in capabilities.read_actions or action in READ_ONLY_GENERIC:
         return "orders:read"
     return "orders:write"
+
+
+def _accepted(upstream_status: int | None) -> bool:
+    """Whether a failed answer may stand for a write the upstream did (2xx, or unknown)."""
+    return upstream_status is None or 200 <= upstream_status < 300
 
 
 def _with_source(report: ProviderReport, sources: list[ReadSource]) -> ProviderReport:
@@ -156,9 +162,12 @@ class OrderService:
                 return for_caller(found, principal, adapter)
         try:
             created = await self._evicting(adapter.instance, None, self._create(adapter, draft, keyed=keyed))
-        except (UpstreamTimeoutError, UpstreamUnreachableError) as exc:
-            # A connection that failed may have failed after the create reached the upstream:
-            # as after a timeout, the order may exist, and a keyed retry looks before creating.
+        except (UpstreamTimeoutError, UpstreamUnreachableError, UpstreamBadResponseError) as exc:
+            if isinstance(exc, UpstreamBadResponseError) and not _accepted(exc.upstream_status):
+                raise  # the upstream refused it (a 5xx): nothing to look for
+            # A connection that failed may have failed after the create reached the upstream,
+            # and an unreadable 2xx was a create done: as after a timeout, the order may
+            # exist, and a keyed retry looks for it before creating again.
             raise OutcomeUncertainError(
                 "The provider did not confirm the order; it may exist. Retry with the same "
                 "Idempotency-Key to find it rather than create another.",

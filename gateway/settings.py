@@ -68,6 +68,8 @@ class _ProviderBase(_Strict):
     public_url: AnyHttpUrl | None = None
     timeout_s: float = Field(default=10.0, gt=0, le=120)  # one upstream call, retries included
     connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    # An answer larger than this (after decompression) is refused unread past it: 502 upstream-bad-response.
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     max_concurrency: int = Field(default=32, ge=1, le=1000)  # upstream calls in flight at once
     cache: ReadCacheSettings = ReadCacheSettings()
     breaker: BreakerSettings = BreakerSettings()
@@ -182,6 +184,13 @@ class ServerSettings(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The shared upstream client's transport: aiohttp's pool costs far less CPU per call.
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # Limits on what callers send (docs/decisions.md, "Bad input, slow clients and security headers").
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)  # 413
+    max_url_bytes: int = Field(default=8192, ge=256, le=65536)  # path and query string: 414
+    max_header_bytes: int = Field(default=32768, ge=1024, le=1024 * 1024)  # request line and headers: 431
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)  # to receive a request's headers: 408
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)  # between two parts of a body: 408
+    keep_alive_s: int = Field(default=5, ge=1, le=300)  # an idle connection is closed after this
 
 
 class TelemetrySettings(_Strict):

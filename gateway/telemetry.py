@@ -14,6 +14,7 @@ each retry its own), whose context goes upstream as W3C ``traceparent``/``traces
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamError
 from gateway.metrics import GatewayMetrics
 from gateway.settings import TelemetrySettings
 
@@ -39,6 +40,8 @@ T = TypeVar("T")
 # W3C Trace Context only: no baggage, which would carry a caller's data to every upstream.
 PROPAGATOR = TraceContextTextMapPropagator()
 PROPAGATED_HEADERS = frozenset(PROPAGATOR.fields)  # traceparent, tracestate
+
+log = logging.getLogger("gateway.upstream")
 
 
 @dataclass(eq=False)
@@ -196,6 +199,14 @@ async def traced_call(instance: str, kind: str, operation: str, call: Callable[[
             outcome = outcome_of(exc)
             span.set_attribute("error.type", outcome)
             span.set_status(Status(StatusCode.ERROR, outcome))
+            if isinstance(exc, UpstreamError):
+                # One line per failed upstream call, even when the answer hides it (a partial
+                # listing): the instance comes from the logging context, never the address.
+                log.warning(
+                    "upstream call failed: %s",
+                    exc.type,
+                    extra={"operation": operation, "upstream_status": exc.upstream_status},
+                )
             raise
         finally:
             _CALL.reset(token)

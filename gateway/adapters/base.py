@@ -169,10 +169,17 @@ def upstream_errors(instance: str) -> Iterator[None]:
         raise UpstreamError("The call to the provider failed.", provider=instance) from exc
 
 
+class ResponseLimits(CallLimits, Protocol):
+    """``CallLimits`` and the largest answer the instance may send (``max_response_bytes``)."""
+
+    @property
+    def max_response_bytes(self) -> int: ...
+
+
 async def send_upstream(
     client: httpx.AsyncClient,
     instance: str,
-    limits: CallLimits,
+    limits: ResponseLimits,
     method: str,
     url: str,
     *,
@@ -184,8 +191,10 @@ async def send_upstream(
     The whole call, all attempts, gets ``limits.timeout_s`` or the time left to the request's
     deadline, whichever is less; each attempt the rest of that. Safe methods (GET, HEAD,
     OPTIONS) are retried unless ``retry`` is False, others only when it is True. The last
-    response is returned whatever its status: the adapter classifies it. Each attempt is a
-    client span whose ``traceparent`` goes upstream with it (``telemetry.py``).
+    response is returned whatever its status, its body read: the adapter classifies it. A
+    body larger than ``limits.max_response_bytes`` (decoded) is read no further and raises
+    UpstreamBadResponseError. Each attempt is a client span whose ``traceparent`` goes
+    upstream with it (``telemetry.py``).
     """
     budget = capped_remaining(limits.timeout_s)
     if budget <= 0:
@@ -205,9 +214,12 @@ async def send_upstream(
                 headers = httpx.Headers(headers)
                 headers.update(trace_headers)
             with upstream_errors(instance):
-                response = await client.request(
-                    method, url, timeout=timeout, **{**kwargs, "headers": headers}
-                )
+                request = client.build_request(method, url, timeout=timeout, **{**kwargs, "headers": headers})
+                response = await client.send(request, stream=True)
+                try:
+                    await read_bounded(response, limits.max_response_bytes, instance)
+                finally:
+                    await response.aclose()
             sent.answered(response.status_code)
             return response
 
@@ -219,6 +231,29 @@ async def send_upstream(
             return await call_with_retries(
                 attempt, limits.retry, end=end, instance=instance, retry_on=retryable_response
             )
+
+
+async def read_bounded(response: httpx.Response, limit: int, instance: str) -> None:
+    """Read a streamed ``response``'s body (decoded) into ``response.content``, refusing it
+    once it passes ``limit`` bytes: the rest is never read (the connection is dropped)."""
+    declared = response.headers.get("content-length", "")
+    if response.request.method != "HEAD" and declared.isdigit() and int(declared) > limit:
+        raise _too_large(instance, response.status_code)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(instance, response.status_code)
+        chunks.append(chunk)
+    # What ``Response.aread()`` does, with the bound: ``content`` is now these bytes.
+    response._content = b"".join(chunks)
+
+
+def _too_large(instance: str, status: int) -> UpstreamBadResponseError:
+    return UpstreamBadResponseError(
+        "The provider's answer is larger than the gateway accepts.", provider=instance, upstream_status=status
+    )
 
 
 async def probe_health(

@@ -10,8 +10,16 @@ from gateway.errors import PROBLEM_BASE, GatewayError, UpstreamError, all_error_
 # The statuses a class answers besides its own ``status`` (its ``status_code`` varies).
 OTHER_STATUSES: dict[str, tuple[int, ...]] = {"all-upstreams-failed": (504,)}
 
-# Answered by the router for any path (an unknown path, a wrong method), not by one operation.
-ROUTER_PROBLEMS = ("bad-request", "not-found", "method-not-allowed")
+# Answered for any path, not by one operation: by the router (an unknown path, a wrong
+# method), the request limits (gateway/middleware/limits.py) or the server (gateway/server.py).
+ROUTER_PROBLEMS = (
+    "bad-request",
+    "not-found",
+    "method-not-allowed",
+    "request-timeout",
+    "uri-too-long",
+    "headers-too-large",
+)
 
 # Where the class docstring describes the class rather than the answer.
 DESCRIPTIONS = {"internal": "The gateway failed unexpectedly (a bug); its logs have the details."}

@@ -17,22 +17,31 @@ from gateway.errors import (
     ValidationFailedError,
 )
 
-MAX_BODY_BYTES = 5 * 1024 * 1024  # attachments travel in bodies; orders are far smaller
+MAX_BODY_BYTES = 5 * 1024 * 1024  # the default of server.max_body_bytes (app.state.max_body_bytes)
+# Nesting our bodies never need (the deepest, an IVCAP aspect's content, is the caller's own
+# JSON); deeper would also pass what orjson serializes (254) on the way upstream.
+MAX_JSON_DEPTH = 32
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def body_limit(request: Request) -> int:
+    limit: int = getattr(request.app.state, "max_body_bytes", MAX_BODY_BYTES)
+    return limit
 
 
 async def read_body(request: Request) -> bytes:
     """The raw body, refused with 413 past the limit (declared or actual)."""
+    limit = body_limit(request)
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(f"The body may be at most {MAX_BODY_BYTES} bytes.")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"The body may be at most {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise PayloadTooLargeError(f"The body may be at most {MAX_BODY_BYTES} bytes.")
+            if size > limit:
+                raise PayloadTooLargeError(f"The body may be at most {limit} bytes.")
             chunks.append(chunk)
     except ClientDisconnect as exc:
         raise InvalidBodyError("The client went away before sending the whole body.") from exc
@@ -57,12 +66,31 @@ def parse_json_object(raw: bytes, *, allow_empty: bool) -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidBodyError("The body is not valid JSON.") from exc
+        raise InvalidBodyError("The body is not valid JSON (UTF-8, at most 1024 levels deep).") from exc
+    if nested_deeper_than(value, MAX_JSON_DEPTH):
+        raise InvalidBodyError(f"The body may nest objects and arrays at most {MAX_JSON_DEPTH} levels deep.")
     if not isinstance(value, dict):
         raise ValidationFailedError(
             "The body must be a JSON object.", errors=[{"loc": ["body"], "msg": "not an object"}]
         )
     return value
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays in ``value`` nest more than ``limit`` levels (the outermost is 1)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def check_json_media_type(request: Request, raw: bytes) -> None:
@@ -86,8 +114,8 @@ async def read_form(request: Request) -> dict[str, Any]:
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 content = await value.read()
-                if len(content) > MAX_BODY_BYTES:
-                    raise PayloadTooLargeError(f"A file may be at most {MAX_BODY_BYTES} bytes.")
+                if len(content) > body_limit(request):
+                    raise PayloadTooLargeError(f"A file may be at most {body_limit(request)} bytes.")
                 payload[name] = Upload(
                     filename=value.filename or name,
                     content_type=value.content_type or "application/octet-stream",

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.auth import require_scope
-from gateway.errors import NotFoundError
+from gateway.errors import ForbiddenError, NotFoundError
 from gateway.metrics import METRICS_MEDIA_TYPE
 from gateway.routes.rendering import json_response
 from gateway.service import OrderService
@@ -78,7 +78,11 @@ async def metrics(request: Request) -> Response:
     if telemetry.metrics_access == "off":
         raise NotFoundError(f"There is no resource at {request.url.path!r}.")
     if telemetry.metrics_access == "admin":
-        require_scope(request, "orders:admin")
+        principal = require_scope(request, "orders:admin")
+        if principal.providers is not None:
+            # Metrics are labelled with every instance's name: a key limited to some
+            # instances must not learn of the others.
+            raise ForbiddenError("Metrics need an orders:admin key that may see every instance.")
     return Response(telemetry.metrics.exposition(), media_type=METRICS_MEDIA_TYPE)
 
 

@@ -9,10 +9,16 @@ Wrap any simulator with ``Middleware(FaultMiddleware, latency_ms=..., seed=...)`
 A plan has effects — ``latency_ms`` (delay, then carry on), and at most one of ``status``
 (an error body — DRF-shaped unless the simulator passes its own ``failure_body`` — with
 ``Retry-After`` when ``retry_after`` is given), ``malformed``
-(200 with invalid JSON) or ``drop`` (headers promising a body, part of it, then the
-connection closes) — and a reach: ``count`` matching requests (default 1), or each with
-probability ``rate`` drawn from its own ``random.Random(seed)``; ``path`` restricts it to
-request paths starting with that prefix. Arming a plan replaces the previous one.
+(200 with invalid JSON), ``drop`` (headers promising a body, part of it, then the
+connection closes), ``wrong_shape`` (200 with valid JSON of a shape no endpoint answers),
+``html`` (200 with an HTML page, as a proxy or login page would answer) or ``huge_mb``
+(200 with that many MiB of valid JSON, streamed without ``Content-Length``) — plus
+``content_type``, which replaces the ``Content-Type`` of whatever is answered (the
+simulator's own answer when nothing else is chosen) — and a reach: ``count`` matching
+requests (default 1), or each with probability ``rate`` drawn from its own
+``random.Random(seed)``; ``path`` restricts it to request paths starting with that prefix.
+Arming a plan replaces the previous one. ``FaultController.huge_bytes_sent`` counts the
+bytes of ``huge_mb`` answers the client actually took (tests check a reader stopped early).
 
 Paths under ``/__sim__/`` are never delayed, faulted or authenticated.
 
@@ -42,6 +48,11 @@ FAILURE_BODY = b'{"detail":"Simulated failure."}'
 MALFORMED_BODY = b'[{"uuid": "0b9f3c1e6d2a4f5b8c7d9e0f1a2b3c4d", "state": "pend'
 DROPPED_BODY_PROMISED = 65536
 DROPPED_BODY_SENT = b'[{"uuid": "'
+# Valid JSON that no list, read, create or action of any simulated API answers with.
+WRONG_SHAPE_BODY = b'[{"unexpected": "shape", "count": 3}]'
+HTML_BODY = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body><form></form></body></html>"
+HUGE_CHUNK = 64 * 1024
+MIB = 1024 * 1024
 
 
 class FaultPlan(BaseModel):
@@ -54,6 +65,10 @@ class FaultPlan(BaseModel):
     retry_after: int | None = Field(default=None, ge=0)
     malformed: bool = False
     drop: bool = False
+    wrong_shape: bool = False
+    html: bool = False
+    huge_mb: int | None = Field(default=None, ge=1, le=1024)
+    content_type: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e ]+$")
     count: int | None = Field(default=None, ge=1)
     rate: float | None = Field(default=None, gt=0, le=1)
     path: str | None = Field(default=None, pattern=r"^/")
@@ -61,11 +76,20 @@ class FaultPlan(BaseModel):
 
     @model_validator(mode="after")
     def _check_consistent(self) -> Self:
-        answers = [self.status is not None, self.malformed, self.drop]
+        answers = [
+            self.status is not None,
+            self.malformed,
+            self.drop,
+            self.wrong_shape,
+            self.html,
+            self.huge_mb is not None,
+        ]
         if sum(answers) > 1:
-            raise ValueError("choose at most one of status, malformed and drop")
-        if not any(answers) and self.latency_ms == 0:
-            raise ValueError("a plan needs latency_ms, status, malformed or drop")
+            raise ValueError("choose at most one of status, malformed, drop, wrong_shape, html and huge_mb")
+        if not any(answers) and self.latency_ms == 0 and self.content_type is None:
+            raise ValueError(
+                "a plan needs latency_ms, content_type, status, malformed, drop, wrong_shape, html or huge_mb"
+            )
         if self.retry_after is not None and self.status is None:
             raise ValueError("retry_after needs status")
         if self.count is not None and self.rate is not None:
@@ -87,6 +111,7 @@ class FaultController:
     def __init__(self, *, seed: int = 0) -> None:
         self._seed = seed
         self._armed: _ArmedPlan | None = None
+        self.huge_bytes_sent = 0  # of the last `huge_mb` answer: what the client took of it
 
     def arm(self, plan: FaultPlan) -> None:
         remaining = None if plan.rate is not None else (plan.count or 1)
@@ -163,6 +188,8 @@ class FaultMiddleware:
             return
         if plan.latency_ms:
             await asyncio.sleep(plan.latency_ms / 1000)
+        if plan.content_type is not None:
+            send = _relabelled(send, plan.content_type.encode("latin-1"))
         if plan.status is not None:
             extra = [] if plan.retry_after is None else [(b"retry-after", b"%d" % plan.retry_after)]
             await _answer(send, plan.status, self.failure_body, extra)
@@ -170,8 +197,44 @@ class FaultMiddleware:
             await _answer(send, 200, MALFORMED_BODY)
         elif plan.drop:
             await _drop(send)
+        elif plan.wrong_shape:
+            await _answer(send, 200, WRONG_SHAPE_BODY)
+        elif plan.html:
+            await _answer(send, 200, HTML_BODY, content_type=b"text/html; charset=utf-8")
+        elif plan.huge_mb is not None:
+            await self._huge(receive, send, plan.huge_mb)
         else:
             await self.app(scope, receive, send)
+
+    async def _huge(self, receive: Receive, send: Send, mib: int) -> None:
+        """``mib`` MiB of one valid JSON array, in chunks, without Content-Length (chunked):
+        a client must count to know it is too much. Stops when the client goes away."""
+        self.controller.huge_bytes_sent = 0
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        row = b'{"pad": "' + b"x" * 100 + b'"},'
+        chunk = row * (HUGE_CHUNK // len(row))
+        sent = 0
+        try:
+            await send({"type": "http.response.body", "body": b"[", "more_body": True})
+            while sent + len(chunk) < mib * MIB:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await asyncio.sleep(0)  # uvicorn drops what is sent after a disconnect: look
+                if gone.is_set():
+                    return
+                sent += len(chunk)
+                self.controller.huge_bytes_sent = sent
+            await send({"type": "http.response.body", "body": b'{"pad": ""}]'})
+        finally:
+            watcher.cancel()
 
     async def _control(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -242,6 +305,18 @@ async def _answer_json(
     send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     await _answer(send, status, json.dumps(payload).encode(), headers)
+
+
+def _relabelled(send: Send, content_type: bytes) -> Send:
+    """``send``, with the answer's Content-Type replaced by ``content_type``."""
+
+    async def relabel(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-type"]
+            message = {**message, "headers": [*headers, (b"content-type", content_type)]}
+        await send(message)
+
+    return relabel
 
 
 async def _drop(send: Send) -> None:

@@ -46,6 +46,8 @@ RANKS = {
     "gateway.openapi": 10,
     "gateway.routes": 11,
     "gateway.app": 12,
+    # How `gateway serve` runs uvicorn: a protocol bounding request heads (renders problems).
+    "gateway.server": 12,
     # A client of a running gateway over HTTP: it imports only itself (tests/unit/test_cli_orders.py).
     "gateway.cli": 12,
     "gateway.__main__": 13,

@@ -67,7 +67,8 @@ WireText = Annotated[str, BeforeValidator(_text)]
 
 
 class _Upstream(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # hide_input_in_errors: errors chained into the log name fields, never upstream values.
+    model_config = ConfigDict(extra="allow", frozen=True, hide_input_in_errors=True)
 
 
 class _Tier(_Upstream):

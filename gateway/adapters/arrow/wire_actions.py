@@ -66,7 +66,11 @@ def _json(body: Any) -> bytes:
 
 def classify_action_error(instance: str, status: int, content: bytes) -> GatewayError:
     """§7: on an action, 401/403 are our credentials, 404 the order, and any other 4xx the
-    order's state refusing it (409); 5xx and the rest as for reads."""
+    order's state refusing it (409) — except 408 and 429, which say nothing of the order (the
+    upstream did not take the request: 502 with its status, retried when keyed); 5xx and the
+    rest as for reads."""
+    if status in (408, 429):
+        return classify_error(instance, status, content)
     if status in (401, 403):
         return UpstreamAuthError(
             "The provider refused the gateway's credentials.", provider=instance, upstream_status=status
@@ -99,7 +103,8 @@ def check_action_answer(instance: str, status: int, content: bytes) -> Any:
 
 
 class _Upstream(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # hide_input_in_errors: errors chained into the log name fields, never upstream values.
+    model_config = ConfigDict(extra="allow", frozen=True, hide_input_in_errors=True)
 
 
 class _HistoryEntry(_Upstream):

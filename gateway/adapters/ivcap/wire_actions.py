@@ -23,7 +23,10 @@ MAX_PAGES = 10  # a sub-list is read to its end, or to 500 entries
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True, populate_by_name=True)
+    # hide_input_in_errors: errors chained into the log name fields, never upstream values.
+    model_config = ConfigDict(
+        extra="allow", frozen=True, strict=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
 
 class _Aspect(_Wire):

@@ -36,7 +36,10 @@ FIELDS = FilterFields(ordered_at="ordered-at", account="account", service="servi
 
 class _Wire(BaseModel):
     # strict: a time must be an RFC 3339 string, an id a string — no coercion of garbage.
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True, populate_by_name=True)
+    # hide_input_in_errors: errors chained into the log name fields, never upstream values.
+    model_config = ConfigDict(
+        extra="allow", frozen=True, strict=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
 
 class IvcapLink(_Wire):

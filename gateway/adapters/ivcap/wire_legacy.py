@@ -38,7 +38,8 @@ FIELDS = FilterFields(ordered_at="ordered_at", account="account_id", service="se
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    # hide_input_in_errors: errors chained into the log name fields, never upstream values.
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True, hide_input_in_errors=True)
 
 
 class LegacyRef(_Wire):

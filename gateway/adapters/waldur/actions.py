@@ -206,7 +206,8 @@ def is_success(status: int) -> bool:
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # hide_input_in_errors: errors chained into the log name fields, never upstream values.
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
 
 class WaldurPlan(_Lenient):

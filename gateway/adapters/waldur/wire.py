@@ -51,7 +51,9 @@ _HIDDEN = frozenset({"url", "offering", "plan", "error_traceback"})
 class WaldurOrder(BaseModel):
     """The part of Waldur's ``OrderDetails`` (waldur.md §3) the gateway relies on."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # hide_input_in_errors: a validation error (chained into the log) names the field, never
+    # the upstream's value or body.
+    model_config = ConfigDict(extra="allow", frozen=True, hide_input_in_errors=True)
 
     uuid: str
     created: datetime
@@ -81,7 +83,7 @@ class WaldurOrder(BaseModel):
         return normalised
 
 
-_ORDER_LIST = TypeAdapter(list[WaldurOrder])
+_ORDER_LIST = TypeAdapter(list[WaldurOrder], config=ConfigDict(hide_input_in_errors=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.cache import CacheEntry, MemoryReadCache
+from gateway.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,7 +64,7 @@ class RedisReadCache:
     """Entries in Redis with their own expiry; every replica reads and evicts the same ones."""
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
-        self._redis: Redis = Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.5)
+        self._redis: Redis = redis_client(url)
         self._put = self._redis.register_script(_PUT)
         self._evict = self._redis.register_script(_EVICT)
         self._unlock = self._redis.register_script(_UNLOCK)

@@ -162,15 +162,9 @@ class RedisIdempotencyStore:
     """Records shared by every replica through one Redis (``SET NX EX`` claims)."""
 
     def __init__(self, url: str) -> None:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
+        from gateway.redis_client import redis_client
 
-        # Short timeouts so a Redis outage is a quick 503, not a hanging write. One immediate
-        # retry replaces a pooled connection that Redis dropped (a restart).
-        self._redis = Redis.from_url(
-            url, socket_connect_timeout=0.25, socket_timeout=0.5, retry=Retry(NoBackoff(), 1)
-        )
+        self._redis = redis_client(url)
         self._replace = self._redis.register_script(_REPLACE_SCRIPT)
 
     async def claim(self, key: str, record: IdempotencyRecord, ttl_s: int) -> IdempotencyRecord | None:

@@ -152,15 +152,9 @@ class RedisRateLimiter:
     """Buckets shared by every replica through one Redis (one Lua script per request)."""
 
     def __init__(self, url: str) -> None:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
+        from gateway.redis_client import redis_client
 
-        # Short timeouts: an unreachable Redis must cost a request little before the fallback.
-        # One immediate retry, so a pooled connection Redis dropped (a restart) is replaced.
-        self._redis = Redis.from_url(
-            url, socket_connect_timeout=0.25, socket_timeout=0.5, retry=Retry(NoBackoff(), 1)
-        )
+        self._redis = redis_client(url)
         self._take = self._redis.register_script(_TAKE_SCRIPT)
 
     @property

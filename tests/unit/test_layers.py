@@ -35,6 +35,7 @@ RANKS = {
     "gateway.idempotency": 7,
     "gateway.ratelimit": 7,
     "gateway.cache": 7,
+    "gateway.redis_client": 4,
     "gateway.cache_redis": 8,
     "gateway.stack": 8,
     "gateway.service": 8,

@@ -20,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
-
-from cachetools import LRUCache
 
 from gateway.errors import UpstreamError
 from gateway.models import ReadOutcome, ReadSource
@@ -95,17 +94,67 @@ class ReadCache(Protocol):
     async def close(self) -> None: ...
 
 
-class _TaggedLRU(LRUCache[str, CacheEntry]):
-    """An LRU bounded by total bytes that forgets a key's tags when it drops the key."""
+# What an entry costs beyond its value's bytes: its key and tags (counted by length) and about
+# 480 bytes for the entry objects, the ordered map and the tag index (CPython 3.11;
+# `python -m bench.memory_store` measures the whole process). Counting little more than the
+# value, a store of order-sized entries grew the process to twice ``max_bytes``.
+ENTRY_OVERHEAD_BYTES = 480
 
-    def __init__(self, max_bytes: int, on_drop: Callable[[str], None]) -> None:
-        super().__init__(maxsize=max_bytes, getsizeof=lambda entry: len(entry.value) + 64)
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An entry as the memory store keeps it: with its tags and what it counts for."""
+
+    entry: CacheEntry
+    tags: tuple[str, ...]
+    size: int
+
+
+class _TaggedLRU:
+    """Entries bounded by their total size, least recently used dropped first (one ordered
+    map, where cachetools' LRUCache keeps three); dropping a key forgets its tags."""
+
+    def __init__(self, max_bytes: int, on_drop: Callable[[str, _Held], None]) -> None:
+        self.maxsize = max_bytes
+        self.currsize = 0
+        self._held: OrderedDict[str, _Held] = OrderedDict()
         self._on_drop = on_drop
 
-    def popitem(self) -> tuple[str, CacheEntry]:
-        key, entry = super().popitem()
-        self._on_drop(key)
-        return key, entry
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def get(self, key: str) -> _Held | None:
+        held = self._held.get(key)
+        if held is not None:
+            self._held.move_to_end(key)
+        return held
+
+    def put(self, key: str, held: _Held) -> bool:
+        """Keep ``held`` under ``key`` (absent), dropping the oldest entries to make room;
+        False when it alone is larger than the bound."""
+        if held.size > self.maxsize:
+            return False
+        while self.currsize + held.size > self.maxsize:
+            self.popitem()
+        self._held[key] = held
+        self.currsize += held.size
+        return True
+
+    def pop(self, key: str) -> _Held | None:
+        held = self._held.pop(key, None)
+        if held is not None:
+            self.currsize -= held.size
+        return held
+
+    def popitem(self) -> tuple[str, _Held]:
+        key, held = self._held.popitem(last=False)
+        self.currsize -= held.size
+        self._on_drop(key, held)
+        return key, held
+
+    def clear(self) -> None:
+        self._held.clear()
+        self.currsize = 0
 
 
 class MemoryReadCache:
@@ -120,8 +169,9 @@ class MemoryReadCache:
     ) -> None:
         self._entries = _TaggedLRU(max_bytes, self._forget)
         self._max_entries = max_entries
-        self._tags_of: dict[str, tuple[str, ...]] = {}
-        self._keys_of: dict[str, set[str]] = {}
+        # tag -> the key carrying it, or the set of keys when several do: most tags (an
+        # order's) have one key, and a set of one would cost more than the entry's key.
+        self._keys_of: dict[str, str | set[str]] = {}
         self._versions: dict[str, int] = {}
         self._clock = clock
 
@@ -129,13 +179,13 @@ class MemoryReadCache:
         return len(self._entries)
 
     async def get(self, key: str) -> CacheEntry | None:
-        entry = self._entries.get(key)
-        if entry is None:
+        held = self._entries.get(key)
+        if held is None:
             return None
-        if entry.stale_until <= self._clock():
+        if held.entry.stale_until <= self._clock():
             self._drop(key)
             return None
-        return entry
+        return held.entry
 
     async def versions(self, tags: Iterable[str]) -> tuple[int, ...]:
         return tuple(self._versions.get(tag, 0) for tag in tags)
@@ -146,13 +196,17 @@ class MemoryReadCache:
         if await self.versions(tags) != versions:
             return False
         self._drop(key)
-        try:
-            self._entries[key] = entry
-        except ValueError:  # larger than the whole byte bound: not worth keeping
-            return False
-        self._tags_of[key] = tags
+        size = len(entry.value) + len(key) + sum(len(tag) for tag in tags) + ENTRY_OVERHEAD_BYTES
+        if not self._entries.put(key, _Held(entry, tags, size)):
+            return False  # larger than the whole byte bound: not worth keeping
         for tag in tags:
-            self._keys_of.setdefault(tag, set()).add(key)
+            keys = self._keys_of.get(tag)
+            if keys is None:
+                self._keys_of[tag] = key
+            elif isinstance(keys, set):
+                keys.add(key)
+            elif keys != key:
+                self._keys_of[tag] = {keys, key}
         while len(self._entries) > self._max_entries:
             self._entries.popitem()
         return True
@@ -161,7 +215,8 @@ class MemoryReadCache:
         dropped = 0
         for tag in tags:
             self._versions[tag] = self._versions.get(tag, 0) + 1
-            for key in list(self._keys_of.get(tag, ())):
+            keys = self._keys_of.get(tag)
+            for key in [keys] if isinstance(keys, str) else list(keys or ()):
                 dropped += self._drop(key)
         return dropped
 
@@ -179,19 +234,21 @@ class MemoryReadCache:
 
     def clear(self) -> None:
         self._entries.clear()
-        self._tags_of.clear()
         self._keys_of.clear()
 
     def _drop(self, key: str) -> int:
-        if self._entries.pop(key, None) is None:
+        held = self._entries.pop(key)
+        if held is None:
             return 0
-        self._forget(key)
+        self._forget(key, held)
         return 1
 
-    def _forget(self, key: str) -> None:
-        for tag in self._tags_of.pop(key, ()):
+    def _forget(self, key: str, held: _Held) -> None:
+        for tag in held.tags:
             keys = self._keys_of.get(tag)
-            if keys is not None:
+            if keys == key:
+                del self._keys_of[tag]
+            elif isinstance(keys, set):
                 keys.discard(key)
                 if not keys:
                     del self._keys_of[tag]

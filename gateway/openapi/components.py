@@ -126,7 +126,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "Request-Timeout": _header(
         "Request-Timeout",
         "Seconds the whole request may take (`2`, `0.5`); at most the server's own limit.",
-        {"type": "string", "pattern": SECONDS_PATTERN},
+        # The pattern lets zero through (`0`, `0.0`, `.0`); the middleware refuses it (400).
+        {"type": "string", "pattern": SECONDS_PATTERN, "not": {"pattern": "^[0.]*$"}},
     ),
     "X-Request-ID": _header(
         "X-Request-ID",

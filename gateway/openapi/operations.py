@@ -48,8 +48,18 @@ class Operation:
     scope_note: str | None = None  # when ``scope`` is only the least the operation needs
 
 
-# Problem slugs, grouped by what an operation does.
-ANYONE = ("invalid-header", "not-authenticated", "rate-limited", "internal")
+# Problem slugs, grouped by what an operation does. The request limits (gateway/middleware/
+# limits.py, gateway/server.py) answer the last three before any operation runs: every
+# operation can answer them, so every operation documents them.
+ANYONE = (
+    "invalid-header",
+    "not-authenticated",
+    "rate-limited",
+    "internal",
+    "uri-too-long",
+    "headers-too-large",
+    "request-timeout",
+)
 KEYED = (*ANYONE, "missing-scope")
 UPSTREAM = (
     "upstream-error",

@@ -301,3 +301,22 @@ async def test_waldur_delete_and_offering(writes: Writes) -> None:
     assert (await writes.client.get(f"/orders/{created['id']}", headers=auth("ops"))).status_code == 404
     history = await writes.client.get(f"/orders/{created['id']}/history", headers=auth("reader"))
     assert history.status_code in (404, 422)
+
+
+async def test_a_create_whose_read_back_fails_is_uncertain_and_the_retry_finds_it(writes: Writes) -> None:
+    body = await create_body(writes, "arrow")
+    before = writes.count("arrow.sim")
+    headers = {**auth("ops"), "Idempotency-Key": "read-back-fails"}
+    # The create itself succeeds; every attempt to read the new order back answers 500.
+    await writes.upstream.post(
+        "http://arrow.sim/__sim__/faults",
+        json={"status": 500, "count": 3, "path": "/index.php/api/orders/"},
+    )
+    first = await writes.client.post("/orders", json=body, headers=headers)
+    assert first.status_code == 504, first.text
+    assert first.json()["outcome"] == "uncertain"
+    assert writes.count("arrow.sim") == before + 1
+    await writes.upstream.delete("http://arrow.sim/__sim__/faults")
+    retry = await writes.client.post("/orders", json=body, headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert writes.count("arrow.sim") == before + 1  # found by its marker, not made again

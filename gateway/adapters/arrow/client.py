@@ -48,7 +48,13 @@ from gateway.adapters.base import (
     send_upstream,
     url_origin,
 )
-from gateway.errors import NotFoundError, OrderNotFoundError, ValidationFailedError
+from gateway.errors import (
+    GatewayError,
+    NotFoundError,
+    OrderNotFoundError,
+    OutcomeUncertainError,
+    ValidationFailedError,
+)
 from gateway.models import Health, Order
 from gateway.query import Filters, SortKey
 from gateway.settings import ArrowSettings
@@ -127,7 +133,14 @@ class ArrowAdapter:
         response = await self._call("POST", "orders", content=content)
         check_create_answer(response.status_code, response.content)
         reference = parse_created(self._ctx, response.status_code, response.content)
-        return await self.get_order(reference)
+        try:
+            return await self.get_order(reference)
+        except GatewayError as exc:
+            # The order exists; only reading it back failed. Reported as uncertain, so a keyed
+            # retry finds it by its marker instead of creating a second one.
+            raise OutcomeUncertainError(
+                "The provider created the order but it could not be read back.", provider=self.instance
+            ) from exc
 
     async def find_created(self, draft: OrderDraft) -> Order | None:
         try:

@@ -21,6 +21,7 @@ from gateway.errors import (
     OutcomeUncertainError,
     UnsupportedActionError,
     UpstreamBadResponseError,
+    UpstreamError,
     UpstreamTimeoutError,
     UpstreamUnreachableError,
     ValidationFailedError,
@@ -61,9 +62,14 @@ def action_scope(capabilities: Capabilities, action: str) -> str:
     return "orders:write"
 
 
-def _accepted(upstream_status: int | None) -> bool:
-    """Whether a failed answer may stand for a write the upstream did (2xx, or unknown)."""
-    return upstream_status is None or 200 <= upstream_status < 300
+def _may_have_made(exc: UpstreamError) -> bool:
+    """Whether a failed create may have been made upstream all the same: no answer in time, a
+    connection that failed, or an answer that was a success we could not read (2xx, unknown)."""
+    if isinstance(exc, UpstreamTimeoutError | UpstreamUnreachableError):
+        return True
+    if isinstance(exc, UpstreamBadResponseError):
+        return exc.upstream_status is None or 200 <= exc.upstream_status < 300
+    return False
 
 
 def _with_source(report: ProviderReport, sources: list[ReadSource]) -> ProviderReport:
@@ -156,18 +162,22 @@ class OrderService:
             provider_options=body.provider_options,
             marker=marker,
         )
-        if recover:
-            found = await self._evicting(adapter.instance, None, adapter.find_created(draft))
-            if found is not None:
-                return for_caller(found, principal, adapter)
+        # Whether an order may exist that this request cannot see: after an uncertain earlier
+        # attempt (``recover``), or once one of this request's creates failed uncertainly.
+        # Then every later failure (a look-up that fails too) stays uncertain, so the key is
+        # kept and the next retry looks again rather than creating a second order.
+        maybe_made = [recover]
         try:
-            created = await self._evicting(adapter.instance, None, self._create(adapter, draft, keyed=keyed))
-        except (UpstreamTimeoutError, UpstreamUnreachableError, UpstreamBadResponseError) as exc:
-            if isinstance(exc, UpstreamBadResponseError) and not _accepted(exc.upstream_status):
-                raise  # the upstream refused it (a 5xx): nothing to look for
-            # A connection that failed may have failed after the create reached the upstream,
-            # and an unreadable 2xx was a create done: as after a timeout, the order may
-            # exist, and a keyed retry looks for it before creating again.
+            if recover:
+                found = await self._evicting(adapter.instance, None, adapter.find_created(draft))
+                if found is not None:
+                    return for_caller(found, principal, adapter)
+            created = await self._evicting(
+                adapter.instance, None, self._create(adapter, draft, keyed=keyed, maybe_made=maybe_made)
+            )
+        except UpstreamError as exc:
+            if not (maybe_made[0] or _may_have_made(exc)):
+                raise  # the upstream refused it (a 5xx, 429...): nothing to look for
             raise OutcomeUncertainError(
                 "The provider did not confirm the order; it may exist. Retry with the same "
                 "Idempotency-Key to find it rather than create another.",
@@ -269,10 +279,20 @@ class OrderService:
         """The configured upstream budget, or less when the request's deadline is nearer."""
         return max(capped_remaining(self._budget_s, share=UPSTREAM_SHARE), 0.001)
 
-    async def _create(self, adapter: ProviderAdapter, draft: OrderDraft, *, keyed: bool) -> Order:
-        if not keyed:
-            return await adapter.create_order(draft)
+    async def _create(
+        self, adapter: ProviderAdapter, draft: OrderDraft, *, keyed: bool, maybe_made: list[bool]
+    ) -> Order:
         attempts = 0
+
+        async def create() -> Order:
+            try:
+                return await adapter.create_order(draft)
+            except UpstreamError as exc:
+                maybe_made[0] = maybe_made[0] or _may_have_made(exc)
+                raise
+
+        if not keyed:
+            return await create()
 
         async def attempt() -> Order:
             nonlocal attempts
@@ -281,7 +301,7 @@ class OrderService:
                 found = await adapter.find_created(draft)
                 if found is not None:
                     return found
-            return await adapter.create_order(draft)
+            return await create()
 
         return await self._retrying(
             adapter.instance, attempt, failed_with(KEYED_CREATE_RETRY, unreachable=True)

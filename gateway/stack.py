@@ -34,7 +34,7 @@ from gateway.telemetry import filling_cache, note_cache_read, traced_call
 
 T = TypeVar("T")
 CircuitState = Literal["closed", "open", "half-open"]
-MEMO_ENTRIES = 256
+MEMO_ENTRIES = 64  # decoded chunks kept outside cache.max_bytes: few, the hottest
 CACHE_FORMAT = "v1"  # part of every key: a change of the stored shape starts a fresh cache
 
 

@@ -320,3 +320,22 @@ async def test_a_create_whose_read_back_fails_is_uncertain_and_the_retry_finds_i
     retry = await writes.client.post("/orders", json=body, headers=headers)
     assert retry.status_code == 201, retry.text
     assert writes.count("arrow.sim") == before + 1  # found by its marker, not made again
+
+
+async def test_a_failed_look_up_after_an_uncertain_create_stays_uncertain(writes: Writes) -> None:
+    body = await create_body(writes, "arrow")
+    before = writes.count("arrow.sim")
+    headers = {**auth("ops"), "Idempotency-Key": "look-up-fails"}
+    faults = "http://arrow.sim/__sim__/faults"
+    await writes.upstream.post(faults, json={"latency_ms": 1500, "count": 1, "path": "/index.php/api/orders"})
+    first = await writes.client.post("/orders", json=body, headers=headers)
+    assert first.status_code == 504 and first.json()["outcome"] == "uncertain"
+    await asyncio.sleep(1.6)  # the slow create lands upstream
+    # The retry's look-up fails: still uncertain (not a 502 that would free the key).
+    await writes.upstream.post(faults, json={"status": 500, "count": 3, "path": "/index.php/api/orders"})
+    second = await writes.client.post("/orders", json=body, headers=headers)
+    assert second.status_code == 504 and second.json()["outcome"] == "uncertain", second.text
+    await writes.upstream.delete(faults)
+    third = await writes.client.post("/orders", json=body, headers=headers)
+    assert third.status_code == 201, third.text
+    assert writes.count("arrow.sim") == before + 1

@@ -199,8 +199,10 @@ async def test_an_invalid_request_timeout_is_a_400_problem(value: str) -> None:
         assert await r.seen() == {}  # refused before any upstream call
 
 
-@pytest.mark.parametrize("value", ["2", "0.5", ".5", "300"])
+@pytest.mark.parametrize("value", ["2", "2.5", "2.", "300"])
 async def test_a_valid_request_timeout_is_accepted(value: str) -> None:
+    # Budgets of seconds: a sub-second one may run out on a loaded machine (that is a 504,
+    # shown by the shortening tests below), and this test is about the value being accepted.
     async with rig() as r:
         assert (await list_orders(r, **{"Request-Timeout": value})).status_code == 200
 

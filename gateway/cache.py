@@ -385,15 +385,20 @@ class ReadThrough:
         while asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(FILL_POLL_S)
             entry = await self.store.get(key)
-            if (
-                entry is not None
-                and entry.stored_at >= asked_at - FILL_LOCK_S
-                and entry.fresh_until > self._clock()
-            ):
+            if self._filled_since(entry, asked_at):
                 return entry
             if not await self.store.locked(key):
-                return None
+                # The holder stores before it unlocks: it may have done both since our get.
+                entry = await self.store.get(key)
+                return entry if self._filled_since(entry, asked_at) else None
         return None
+
+    def _filled_since(self, entry: CacheEntry | None, asked_at: float) -> bool:
+        return (
+            entry is not None
+            and entry.stored_at >= asked_at - FILL_LOCK_S
+            and entry.fresh_until > self._clock()
+        )
 
 
 def merge_outcomes(outcomes: Mapping[str, list[ReadOutcome]]) -> ReadOutcome | None:

@@ -101,10 +101,43 @@ async def test_two_processes_sharing_redis_make_one_upstream_call(redis_url: str
         value, _ = await replica.read("shared-key", fetch, ttl_s=30, stale_s=0, tags=("t",))
         return value
 
-    values = await asyncio.gather(*(read(replicas[i % 2]) for i in range(40)))
+    try:
+        values = await asyncio.gather(*(read(replicas[i % 2]) for i in range(40)))
+    finally:
+        for store in stores:
+            await store.close()
     assert set(values) == {b"answer"} and fetches == 1
-    for store in stores:
-        await store.close()
+
+
+class _OtherProcessFillsDuringOurGet(MemoryReadCache):
+    """Another process holds the fill lock, and stores and unlocks right after our first get."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    async def lock(self, key: str, ttl_s: float) -> bool:
+        return False
+
+    async def locked(self, key: str) -> bool:
+        return False
+
+    async def get(self, key: str) -> CacheEntry | None:
+        self.gets += 1
+        found = await super().get(key)
+        if self.gets == 2:  # our first get after taking no lock: the other process lands now
+            await super().put(key, entry(b"theirs"), ("t",), await self.versions(("t",)))
+        return found
+
+
+async def test_a_fill_stored_just_before_the_lock_went_is_used_not_fetched_again() -> None:
+    store = _OtherProcessFillsDuringOurGet()
+
+    async def fetch() -> bytes:
+        raise AssertionError("fetched although the other process had stored the answer")
+
+    value, outcome = await ReadThrough(store).read("k", fetch, ttl_s=30, stale_s=0, tags=("t",))
+    assert value == b"theirs" and outcome.source == "collapsed"
 
 
 async def test_a_failed_fill_releases_the_lock_and_serves_stale(redis_url: str) -> None:

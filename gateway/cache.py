@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from gateway.errors import UpstreamError
@@ -309,7 +309,7 @@ class ReadThrough:
         cached = await self.store.get(key)
         now = self._clock()
         if cached is not None and not refresh and now < cached.fresh_until:
-            return cached.value, ReadOutcome("hit", now - cached.stored_at, cached.fresh_until - now)
+            return cached.value, _outcome("hit", key, cached, now)
         flight = self._flights.get(key)
         if flight is not None:
             try:
@@ -320,7 +320,7 @@ class ReadThrough:
                     # The caller that was fetching gave up (its own deadline); fetch ourselves.
                     return await self.read(key, fetch, ttl_s=ttl_s, stale_s=stale_s, tags=tags)
                 raise
-            return value, ReadOutcome("collapsed", outcome.age_s, outcome.ttl_left_s)
+            return value, replace(outcome, source="collapsed")
         flight = asyncio.get_running_loop().create_future()
         self._flights[key] = flight
         try:
@@ -358,23 +358,21 @@ class ReadThrough:
                 filled = await self._wait_for_other_process(key, asked_at)
                 if filled is not None:
                     now = self._clock()
-                    return filled.value, ReadOutcome(
-                        "collapsed", now - filled.stored_at, filled.fresh_until - now
-                    )
+                    return filled.value, _outcome("collapsed", key, filled, now)
             versions = await self.store.versions(tags)
             try:
                 value = await fetch()
             except UpstreamError:
                 now = self._clock()
                 if cached is not None and now < cached.stale_until:
-                    return cached.value, ReadOutcome(
-                        "stale", now - cached.stored_at, cached.fresh_until - now
-                    )
+                    return cached.value, _outcome("stale", key, cached, now)
                 raise
             now = self._clock()
             entry = CacheEntry(value, now, now + ttl_s, now + ttl_s + stale_s)
-            await self.store.put(key, entry, tags, versions)
-            return value, ReadOutcome("refresh" if refresh else "miss", 0.0, ttl_s)
+            stored = await self.store.put(key, entry, tags, versions)
+            # Refused (a write evicted the tags meanwhile): this answer is no cache entry.
+            source: ReadSource = "refresh" if refresh else "miss"
+            return value, ReadOutcome(source, 0.0, ttl_s, key if stored else None, now)
         finally:
             if locked:
                 await self.store.unlock(key)
@@ -399,6 +397,10 @@ class ReadThrough:
             and entry.stored_at >= asked_at - FILL_LOCK_S
             and entry.fresh_until > self._clock()
         )
+
+
+def _outcome(source: ReadSource, key: str | None, entry: CacheEntry, now: float) -> ReadOutcome:
+    return ReadOutcome(source, now - entry.stored_at, entry.fresh_until - now, key, entry.stored_at)
 
 
 def merge_outcomes(outcomes: Mapping[str, list[ReadOutcome]]) -> ReadOutcome | None:

@@ -128,11 +128,14 @@ class ReadOutcome:
     """How a read was answered: ``hit`` (the read cache, fresh), ``miss``/``refresh``/
     ``collapsed`` (fetched, the last by another request's call), ``stale`` (the cache, past
     its TTL, because the upstream failed) or ``bypass`` (not cached); the answer's age and
-    the freshness it has left (negative when stale)."""
+    the freshness it has left (negative when stale); and which cache entry it was (its key
+    and ``stored_at``), when one was."""
 
     source: ReadSource
     age_s: float = 0.0
     ttl_left_s: float = 0.0
+    key: str | None = None
+    stored_at: float | None = None
 
 
 class ProviderReport(_Frozen):

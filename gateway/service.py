@@ -38,9 +38,11 @@ from gateway.models import (
     ReadSource,
     split_order_id,
 )
+from gateway.pages import PageMemo, RememberedPage, cached_reads
 from gateway.principal import Principal
 from gateway.query import OrderQuery
 from gateway.settings import RetrySettings
+from gateway.telemetry import note_cache_read
 from gateway.walk import DONE, Position, Walk, plan_for
 
 T = TypeVar("T")
@@ -112,6 +114,7 @@ class OrderService:
         self._budget_s = budget_s
         self._clock = clock
         self._retry = dict(retry or {})  # per instance; RetrySettings() where absent
+        self._pages = PageMemo(self.cache, clock)
 
     def visible(self, principal: Principal) -> dict[str, ProviderAdapter]:
         """The instances this caller may use; the others do not exist for it."""
@@ -232,6 +235,10 @@ class OrderService:
     ) -> OrderPage:
         """One page of the merged, filtered, sorted listing over the caller's instances;
         ``refresh`` skips the read cache (the answers fetched are stored for others)."""
+        if not refresh:
+            recalled = await self._pages.recall(principal.name, query)
+            if recalled is not None:
+                return self._reused(principal, query, *recalled)
         adapters = self._select(principal, query)
         positions = self._positions(principal, query)
         walks = {
@@ -256,24 +263,68 @@ class OrderService:
         next_positions = {name: w.next_position(merged_to) for name, w in walks.items()}
         done = {name: DONE for name in adapters if name not in walks}
         has_more = any(p != DONE for p in next_positions.values())
-        cursor = None
-        if has_more:
-            cursor = self._signer.sign(
-                CursorState(
-                    fingerprint=query.fingerprint,
-                    principal=principal.name,
-                    issued_at=int(self._clock()),
-                    positions={**done, **next_positions},
-                )
-            )
-        return OrderPage(
+        resume_at = {**done, **next_positions} if has_more else None
+        answer = OrderPage(
             data=tuple(for_caller(o, principal, adapters[o.provider]) for o in page),
-            next_cursor=cursor,
+            next_cursor=self._cursor(principal, query, resume_at),
             has_more=has_more,
             providers={name: _with_source(w.report(), ledger.sources(name)) for name, w in walks.items()}
             | {name: ProviderReport(status="ok", ms=0) for name in done},
             cache=merge_outcomes(ledger.reads) or BYPASSED,
         )
+        reads = cached_reads(ledger.reads)
+        # Reusable only when every upstream call of every walk was answered by one cache entry.
+        if not failures and reads is not None and len(reads) == sum(w.calls for w in walks.values()):
+            from_cache = {"source": "cache", "ms": 0}
+            self._pages.remember(
+                principal.name,
+                query,
+                RememberedPage(
+                    data=answer.data,
+                    positions=resume_at,
+                    providers={
+                        name: report.model_copy(update=from_cache) if name in walks else report
+                        for name, report in answer.providers.items()
+                    },
+                    reads=reads,
+                ),
+            )
+        return answer
+
+    def _reused(
+        self,
+        principal: Principal,
+        query: OrderQuery,
+        page: RememberedPage,
+        hits: list[tuple[str, ReadOutcome]],
+    ) -> OrderPage:
+        """A remembered page, as a cache hit of each read it was built from, with a new cursor."""
+        reads: dict[str, list[ReadOutcome]] = {}
+        for instance, outcome in hits:
+            reads.setdefault(instance, []).append(outcome)
+            note_cache_read(instance, "hit")
+        # Constructed, not validated: its parts were validated when it was first built, and
+        # the orders tuple stays the same object (routes render a tuple once).
+        return OrderPage.model_construct(
+            data=page.data,
+            next_cursor=self._cursor(principal, query, page.positions),
+            has_more=page.positions is not None,
+            providers=page.providers,
+            cache=merge_outcomes(reads) or BYPASSED,
+        )
+
+    def _cursor(
+        self, principal: Principal, query: OrderQuery, positions: Mapping[str, Any] | None
+    ) -> str | None:
+        if positions is None:
+            return None
+        state = CursorState(
+            fingerprint=query.fingerprint,
+            principal=principal.name,
+            issued_at=int(self._clock()),
+            positions=positions,
+        )
+        return self._signer.sign(state)
 
     def _upstream_budget(self) -> float:
         """The configured upstream budget, or less when the request's deadline is nearer."""

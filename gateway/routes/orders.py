@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from cachetools import LRUCache
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -83,17 +84,46 @@ def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage)
         headers["Link"] = f'<{request.url.replace(query=urlencode(kept))}>; rel="next"'
     if any(report.status == "error" for report in page.providers.values()):
         headers["X-Partial-Response"] = "true"
-    # The orders are serialized once: for the body, and for a weak ETag over them alone (the
-    # same orders make the same page, though timings and cursor stamps differ).
-    data = ORDER_LIST.dump_json(page.data)
+    data, etag = RENDERED.render(page)
     rest = page.model_dump_json(exclude={"data"}).encode()
     body = b'{"data":' + data + b"," + rest[1:]
     if page.cache is not None:
         headers.update(cache_headers(page.cache))
-    return conditional_response(request, body, weak_etag(data + str(page.has_more).encode()), headers=headers)
+    return conditional_response(request, body, etag, headers=headers)
 
 
 ORDER_LIST = TypeAdapter(tuple[Order, ...])
+RENDERED_BYTES = 8 * 1024 * 1024  # the JSON of recently reused pages' orders, at most
+
+
+class RenderedOrders:
+    """Pages' orders as JSON, with the weak ETag over them alone (the same orders make the
+    same page, though timings and cursor stamps differ). A page the service reused from its
+    page memo brings the very same orders tuple again: that tuple is rendered once."""
+
+    def __init__(self, max_bytes: int = RENDERED_BYTES) -> None:
+        self._held: LRUCache[int, tuple[tuple[Order, ...], bytes, str]] = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda held: len(held[1])
+        )
+
+    def render(self, page: OrderPage) -> tuple[bytes, str]:
+        held = self._held.get(id(page.data))
+        if held is not None and held[0] is page.data:  # the tuple it keeps alive: ids not reused
+            return held[1], held[2]
+        data = ORDER_LIST.dump_json(page.data)
+        etag = weak_etag(data + str(page.has_more).encode())
+        # Not the empty tuple: Python has one, shared by every empty page whatever its has_more.
+        if (
+            page.data
+            and page.cache is not None
+            and page.cache.source == "hit"
+            and len(data) <= self._held.maxsize
+        ):
+            self._held[id(page.data)] = (page.data, data, etag)
+        return data, etag
+
+
+RENDERED = RenderedOrders()
 
 
 ROUTES = [

@@ -168,11 +168,12 @@ async def _fail_mid_stream_and_resume(big: StreamDeployment) -> None:
 
 
 async def test_an_export_may_outlast_the_request_timeout_each_page_gets_it_anew() -> None:
-    # A slow reader: the second page is fetched after the request's own 0.5 s have passed.
-    async with streaming(150, 130, timeout_s=0.5) as big:
+    # A slow reader: the second page is fetched after the request's own 2 s have passed (a
+    # budget a busy machine's page fetch still fits in).
+    async with streaming(150, 130, timeout_s=2.0) as big:
 
         async def read_slowly() -> None:
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(2.2)
 
         big.spy.on_first_chunk = read_slowly
         orders = lines_of(await export(big.client))

@@ -39,6 +39,7 @@ RANKS = {
     "gateway.cache_redis": 8,
     "gateway.stack": 8,
     "gateway.service": 8,
+    "gateway.pages": 7.5,  # on the read cache, under the service that reuses its pages
     "gateway.middleware": 9,
     "gateway.auth": 9,
     "gateway.problems": 10,

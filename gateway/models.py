@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ProviderKind = Literal["waldur", "ivcap", "arrow"]
 
@@ -40,7 +40,14 @@ def decimal_text(amount: Decimal) -> str:
     return f"{whole}.{fraction.ljust(2, '0')}"
 
 
-Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+def _in_utc(value: datetime) -> datetime:
+    """Held in UTC, so pydantic's own (compiled) serializer writes what ``format_timestamp``
+    would: RFC 3339 with ``Z``. A Python serializer cost ~2 µs a timestamp, a third of
+    rendering an order."""
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class _Frozen(BaseModel):

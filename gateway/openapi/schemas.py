@@ -16,7 +16,7 @@ from pydantic_core import core_schema
 from typing_extensions import TypedDict
 
 from gateway.adapters.waldur.actions import ApprovePayload, RejectPayload
-from gateway.models import CreateOrderBody, Health, Order, OrderPage, ProviderKind, Status, format_timestamp
+from gateway.models import CreateOrderBody, Health, Order, OrderPage, ProviderKind, Status
 from gateway.openapi.catalogue import catalogue_markdown, problem_types
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -185,13 +185,6 @@ class SchemaGenerator(GenerateJsonSchema):
             return not field.get("serialization_exclude", False)
         return super().field_is_required(field, total)
 
-    def ser_schema(
-        self,
-        schema: core_schema.SerSchema | core_schema.IncExSeqSerSchema | core_schema.IncExDictSerSchema,
-    ) -> JsonSchemaValue | None:
-        if schema.get("function") is format_timestamp:  # models.Timestamp: RFC 3339, UTC, Z
-            return {"type": "string", "format": "date-time"}
-        return super().ser_schema(schema)
 
 
 def component_schemas() -> dict[str, JsonSchemaValue]:

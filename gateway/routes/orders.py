@@ -84,9 +84,9 @@ def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage)
         headers["Link"] = f'<{request.url.replace(query=urlencode(kept))}>; rel="next"'
     if any(report.status == "error" for report in page.providers.values()):
         headers["X-Partial-Response"] = "true"
-    data, etag = RENDERED.render(page)
+    opening, etag = RENDERED.render(page)
     rest = page.model_dump_json(exclude={"data"}).encode()
-    body = b'{"data":' + data + b"," + rest[1:]
+    body = opening + rest[1:]  # the page's other members follow its orders
     if page.cache is not None:
         headers.update(cache_headers(page.cache))
     return conditional_response(request, body, etag, headers=headers)
@@ -97,9 +97,10 @@ RENDERED_BYTES = 8 * 1024 * 1024  # the JSON of recently reused pages' orders, a
 
 
 class RenderedOrders:
-    """Pages' orders as JSON, with the weak ETag over them alone (the same orders make the
-    same page, though timings and cursor stamps differ). A page the service reused from its
-    page memo brings the very same orders tuple again: that tuple is rendered once."""
+    """The opening of a page's JSON (``{"data":[...],``), with the weak ETag over its orders
+    alone (the same orders make the same page, though timings and cursor stamps differ). A
+    page the service reused from its page memo brings the very same orders tuple again: that
+    tuple is rendered once."""
 
     def __init__(self, max_bytes: int = RENDERED_BYTES) -> None:
         self._held: LRUCache[int, tuple[tuple[Order, ...], bytes, str]] = LRUCache(
@@ -111,7 +112,7 @@ class RenderedOrders:
         if held is not None and held[0] is page.data:  # the tuple it keeps alive: ids not reused
             return held[1], held[2]
         data = ORDER_LIST.dump_json(page.data)
-        etag = weak_etag(data + str(page.has_more).encode())
+        opening, etag = b'{"data":' + data + b",", weak_etag(data + str(page.has_more).encode())
         # Not the empty tuple: Python has one, shared by every empty page whatever its has_more.
         if (
             page.data
@@ -119,8 +120,8 @@ class RenderedOrders:
             and page.cache.source == "hit"
             and len(data) <= self._held.maxsize
         ):
-            self._held[id(page.data)] = (page.data, data, etag)
-        return data, etag
+            self._held[id(page.data)] = (page.data, opening, etag)
+        return opening, etag
 
 
 RENDERED = RenderedOrders()

@@ -7,6 +7,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+from cachetools import LRUCache
+
 from gateway.adapters.base import GENERIC_ACTIONS, ActionOutcome, Capabilities, OrderDraft, ProviderAdapter
 from gateway.adapters.retry import RetryPredicate, call_with_retries, failed_with
 from gateway.cache import MemoryReadCache, ReadCache, listing_tag, merge_outcomes, order_tag, reading
@@ -53,6 +55,8 @@ READ_ONLY_GENERIC = frozenset({"offering", "history"})
 KEYED_CREATE_RETRY = frozenset({429, 502, 503, 504})
 KEYED_ACTION_RETRY = frozenset({429, 503})
 BYPASSED = ReadOutcome("bypass")  # no read went through the cache
+# Cached orders whose narrowed copy is remembered (a copy shares its fields with the order).
+NARROWED_ORDERS = 2048
 
 
 def action_scope(capabilities: Capabilities, action: str) -> str:
@@ -95,6 +99,24 @@ def for_caller(order: Order, principal: Principal, adapter: ProviderAdapter) -> 
     return order if allowed == order.actions else order.model_copy(update={"actions": allowed})
 
 
+class Narrowing:
+    """``for_caller``, remembered for orders from the read cache: it hands out the same order
+    objects again and again, and each narrowed copy then stays the same object too (which
+    lets routes render it once). Not for uncached orders: it would only keep them alive."""
+
+    def __init__(self, max_orders: int = NARROWED_ORDERS) -> None:
+        self._held: LRUCache[tuple[int, frozenset[str]], tuple[Order, Order]] = LRUCache(maxsize=max_orders)
+
+    def __call__(self, order: Order, principal: Principal, adapter: ProviderAdapter) -> Order:
+        key = (id(order), principal.scopes)
+        held = self._held.get(key)
+        if held is not None and held[0] is order:  # it keeps the order alive: its id is not reused
+            return held[1]
+        narrowed = for_caller(order, principal, adapter)
+        self._held[key] = (order, narrowed)
+        return narrowed
+
+
 class OrderService:
     """The use cases behind the routes; knows nothing of HTTP."""
 
@@ -115,6 +137,7 @@ class OrderService:
         self._clock = clock
         self._retry = dict(retry or {})  # per instance; RetrySettings() where absent
         self._pages = PageMemo(self.cache, clock)
+        self._for_caller = Narrowing()
 
     def visible(self, principal: Principal) -> dict[str, ProviderAdapter]:
         """The instances this caller may use; the others do not exist for it."""
@@ -139,7 +162,8 @@ class OrderService:
         adapter, native_id = self._resolve(principal, order_id)
         with reading(refresh=refresh) as ledger:
             order = await adapter.get_order(native_id)
-        return for_caller(order, principal, adapter), merge_outcomes(ledger.reads) or BYPASSED
+        narrow = self._for_caller if ledger.reads else for_caller
+        return narrow(order, principal, adapter), merge_outcomes(ledger.reads) or BYPASSED
 
     async def create_order(
         self, principal: Principal, body: CreateOrderBody, *, marker: str, recover: bool, keyed: bool = False
@@ -265,7 +289,7 @@ class OrderService:
         has_more = any(p != DONE for p in next_positions.values())
         resume_at = {**done, **next_positions} if has_more else None
         answer = OrderPage(
-            data=tuple(for_caller(o, principal, adapters[o.provider]) for o in page),
+            data=tuple(self._narrow(o, principal, adapters[o.provider], ledger.reads) for o in page),
             next_cursor=self._cursor(principal, query, resume_at),
             has_more=has_more,
             providers={name: _with_source(w.report(), ledger.sources(name)) for name, w in walks.items()}
@@ -290,6 +314,15 @@ class OrderService:
                 ),
             )
         return answer
+
+    def _narrow(
+        self, order: Order, principal: Principal, adapter: ProviderAdapter, cached: Mapping[str, Any]
+    ) -> Order:
+        """``for_caller``, remembered when the order came from the read cache (``cached``
+        holds the instances whose reads went through it)."""
+        if order.provider in cached:
+            return self._for_caller(order, principal, adapter)
+        return for_caller(order, principal, adapter)
 
     def _reused(
         self,

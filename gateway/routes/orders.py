@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from cachetools import LRUCache
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +15,7 @@ from gateway.models import Order, OrderPage, Status
 from gateway.principal import Principal
 from gateway.query import parse_order_query, parse_query_string
 from gateway.routes.rendering import (
+    Rendered,
     cache_headers,
     conditional_response,
     json_response,
@@ -43,8 +43,8 @@ async def get_order(request: Request) -> Response:
     order, outcome = await _service(request).read_order(
         principal, request.path_params["order_id"], refresh=wants_refresh(request, principal)
     )
-    body = order.model_dump_json().encode()
-    return conditional_response(request, body, strong_etag(body), headers=cache_headers(outcome))
+    body, etag = ORDERS.get(order, lambda: order_body(order), keep=outcome.source == "hit")
+    return conditional_response(request, body, etag, headers=cache_headers(outcome))
 
 
 def wants_refresh(request: Request, principal: Principal) -> bool:
@@ -84,7 +84,9 @@ def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage)
         headers["Link"] = f'<{request.url.replace(query=urlencode(kept))}>; rel="next"'
     if any(report.status == "error" for report in page.providers.values()):
         headers["X-Partial-Response"] = "true"
-    opening, etag = RENDERED.render(page)
+    # Not the empty tuple: Python has one, shared by every empty page whatever its has_more.
+    reused = bool(page.data) and page.cache is not None and page.cache.source == "hit"
+    opening, etag = PAGES.get(page.data, lambda: page_opening(page), keep=reused)
     rest = page.model_dump_json(exclude={"data"}).encode()
     body = opening + rest[1:]  # the page's other members follow its orders
     if page.cache is not None:
@@ -93,38 +95,22 @@ def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage)
 
 
 ORDER_LIST = TypeAdapter(tuple[Order, ...])
-RENDERED_BYTES = 8 * 1024 * 1024  # the JSON of recently reused pages' orders, at most
+# What recently reused answers rendered to, at most: a page reused by the service's page memo
+# brings the very same orders tuple again, a cached order the very same (narrowed) object.
+PAGES = Rendered(max_bytes=8 * 1024 * 1024)
+ORDERS = Rendered(max_bytes=2 * 1024 * 1024)
 
 
-class RenderedOrders:
+def page_opening(page: OrderPage) -> tuple[bytes, str]:
     """The opening of a page's JSON (``{"data":[...],``), with the weak ETag over its orders
-    alone (the same orders make the same page, though timings and cursor stamps differ). A
-    page the service reused from its page memo brings the very same orders tuple again: that
-    tuple is rendered once."""
-
-    def __init__(self, max_bytes: int = RENDERED_BYTES) -> None:
-        self._held: LRUCache[int, tuple[tuple[Order, ...], bytes, str]] = LRUCache(
-            maxsize=max_bytes, getsizeof=lambda held: len(held[1])
-        )
-
-    def render(self, page: OrderPage) -> tuple[bytes, str]:
-        held = self._held.get(id(page.data))
-        if held is not None and held[0] is page.data:  # the tuple it keeps alive: ids not reused
-            return held[1], held[2]
-        data = ORDER_LIST.dump_json(page.data)
-        opening, etag = b'{"data":' + data + b",", weak_etag(data + str(page.has_more).encode())
-        # Not the empty tuple: Python has one, shared by every empty page whatever its has_more.
-        if (
-            page.data
-            and page.cache is not None
-            and page.cache.source == "hit"
-            and len(data) <= self._held.maxsize
-        ):
-            self._held[id(page.data)] = (page.data, opening, etag)
-        return opening, etag
+    alone (the same orders make the same page, though timings and cursor stamps differ)."""
+    data = ORDER_LIST.dump_json(page.data)
+    return b'{"data":' + data + b",", weak_etag(data + str(page.has_more).encode())
 
 
-RENDERED = RenderedOrders()
+def order_body(order: Order) -> tuple[bytes, str]:
+    body = order.model_dump_json().encode()
+    return body, strong_etag(body)
 
 
 ROUTES = [

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -82,3 +84,26 @@ def conditional_response(
 
 
 CACHE_HEADERS = frozenset({"ETag", "Cache-Control", "X-Cache", "Cache-Status"})
+
+
+class Rendered:
+    """Answers' bytes and ETags, kept per source object while that same object comes again.
+
+    Keyed by identity: what the read cache hands out is the same object on every hit, so its
+    bytes are rendered once. Each kept entry holds its source, so the id is not reused."""
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self._held: LRUCache[int, tuple[object, bytes, str]] = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda held: len(held[1])
+        )
+
+    def get(
+        self, source: object, render: Callable[[], tuple[bytes, str]], *, keep: bool
+    ) -> tuple[bytes, str]:
+        held = self._held.get(id(source))
+        if held is not None and held[0] is source:
+            return held[1], held[2]
+        body, etag = render()
+        if keep and len(body) <= self._held.maxsize:
+            self._held[id(source)] = (source, body, etag)
+        return body, etag

@@ -109,3 +109,17 @@ async def test_each_caller_gets_its_own_page(cached: Deployment, monkeypatch: py
     no_walking(monkeypatch)
     assert actions(await cached.orders(limit="30")) == actions(reader)
     assert actions(await cached.orders(auth("ops"), limit="30")) == actions(ops)
+
+
+async def test_a_cached_order_is_narrowed_for_each_caller_every_time(cached: Deployment) -> None:
+    listing = (await cached.orders(auth("ops"), provider="waldur-eu", limit="40")).json()["data"]
+    target = next(o for o in listing if "cancel" in o["actions"])["id"]
+    answers = {}
+    for _ in range(2):
+        for who in ("reader", "ops", "reader"):
+            got = await cached.client.get(f"/orders/{target}", headers=auth(who))
+            assert got.status_code == 200
+            answers.setdefault(who, set()).add((got.headers["etag"], tuple(got.json()["actions"])))
+    assert len(answers["reader"]) == 1 and len(answers["ops"]) == 1  # one answer per caller
+    (reader_etag, reader_actions), (ops_etag, ops_actions) = answers["reader"].pop(), answers["ops"].pop()
+    assert "cancel" in ops_actions and "cancel" not in reader_actions and reader_etag != ops_etag

@@ -6,7 +6,8 @@ from gateway.cache import CacheEntry, MemoryReadCache
 from gateway.models import OrderPage, ReadOutcome
 from gateway.pages import CachedRead, PageMemo, RememberedPage, cached_reads
 from gateway.query import parse_order_query
-from gateway.routes.orders import RenderedOrders
+from gateway.routes.orders import page_opening
+from gateway.routes.rendering import Rendered
 
 
 def test_only_pages_whose_every_read_was_one_stored_entry_are_reusable() -> None:
@@ -43,9 +44,24 @@ async def test_a_remembered_page_lasts_as_long_as_the_very_entries_it_came_from(
     assert await memo.recall("reader", query) is None
 
 
-def test_rendered_orders_are_kept_per_tuple_but_never_for_the_shared_empty_one() -> None:
+def test_renderings_are_kept_per_object_not_per_value() -> None:
+    rendered, calls = Rendered(max_bytes=1000), []
+
+    def render(tag: str) -> tuple[bytes, str]:
+        calls.append(tag)
+        return tag.encode(), tag
+
+    one, equal = ["x"], ["x"]
+    assert rendered.get(one, lambda: render("a"), keep=True) == (b"a", "a")
+    assert rendered.get(one, lambda: render("again"), keep=True) == (b"a", "a")
+    assert rendered.get(equal, lambda: render("b"), keep=False) == (b"b", "b")
+    assert rendered.get(equal, lambda: render("c"), keep=False) == (b"c", "c")  # nothing kept
+    assert calls == ["a", "b", "c"]
+
+
+def test_empty_pages_differ_by_whether_more_follow() -> None:
+    # Why the route never keeps the empty tuple's rendering: it is one object for every page.
     hit = ReadOutcome("hit", 1, 29)
-    rendered = RenderedOrders()
     last = OrderPage(data=(), next_cursor=None, has_more=False, providers={}, cache=hit)
     more = OrderPage(data=(), next_cursor="c", has_more=True, providers={}, cache=hit)
-    assert rendered.render(last)[1] != rendered.render(more)[1]
+    assert last.data is more.data and page_opening(last)[1] != page_opening(more)[1]

@@ -106,6 +106,7 @@ class CircuitBreaker:
         self._settings = settings
         self._clock = clock
         self._calls: deque[tuple[float, bool]] = deque()  # (when, failed)
+        self._failures = 0  # how many of ``_calls`` failed (kept, not counted per call: O(1))
         self._opened_at: float | None = None
         self._probing = False
 
@@ -145,20 +146,24 @@ class CircuitBreaker:
         now = self._clock()
         if probe:
             self._probing = False
-            self._calls.clear()
+            self._forget_calls()
             self._opened_at = now if failed else None
             return
         if self._opened_at is not None:
             return  # a call admitted before the breaker opened: already judged
         self._calls.append((now, failed))
+        self._failures += failed
         horizon = now - self._settings.window_s
         while self._calls and self._calls[0][0] < horizon:
-            self._calls.popleft()
+            self._failures -= self._calls.popleft()[1]
         total = len(self._calls)
-        failures = sum(1 for _, f in self._calls if f)
-        if total >= self._settings.min_calls and failures / total >= self._settings.failure_rate:
+        if total >= self._settings.min_calls and self._failures / total >= self._settings.failure_rate:
             self._opened_at = now
-            self._calls.clear()
+            self._forget_calls()
+
+    def _forget_calls(self) -> None:
+        self._calls.clear()
+        self._failures = 0
 
 
 class Breaker(Layer):

@@ -11,17 +11,17 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
 
 from gateway.adapters.base import ProviderAdapter
 from gateway.adapters.registry import ADAPTERS
-from gateway.auth import ApiKeyBackend, KeyRing
+from gateway.auth import ApiKeyMiddleware, KeyRing
 from gateway.cache import MemoryReadCache, ReadCache, ReadThrough
 from gateway.cache_redis import FallbackReadCache, RedisReadCache
 from gateway.cursor import CursorSigner
 from gateway.deadline import UPSTREAM_SHARE
 from gateway.errors import GatewayError
 from gateway.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
+from gateway.logs import log_access
 from gateway.metrics import circuit_states
 from gateway.middleware.limits import RequestLimitsMiddleware
 from gateway.middleware.rate_limit import RateLimitMiddleware
@@ -79,7 +79,7 @@ def create_app(
     middleware = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(RequestIdMiddleware),
-        Middleware(TelemetryMiddleware, telemetry=telemetry),
+        Middleware(TelemetryMiddleware, telemetry=telemetry, log_access=log_access),
         Middleware(
             RequestLimitsMiddleware,
             max_url_bytes=settings.server.max_url_bytes,
@@ -92,11 +92,7 @@ def create_app(
             timeout_s=settings.server.request_timeout_s,
             on_error=problem_response,
         ),
-        Middleware(
-            AuthenticationMiddleware,
-            backend=ApiKeyBackend(KeyRing(settings.api_keys)),
-            on_error=authentication_failed,
-        ),
+        Middleware(ApiKeyMiddleware, ring=KeyRing(settings.api_keys), on_error=authentication_failed),
         Middleware(
             RateLimitMiddleware,
             limiter=limiter,

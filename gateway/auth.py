@@ -1,16 +1,18 @@
-"""API keys: sha256 digests compared in constant time, the Principal they grant, scope checks."""
+"""API keys: sha256 digests compared in constant time, the Principal they grant, scope checks,
+and the middleware that authenticates each request."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
 
-from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
+from starlette.authentication import AuthCredentials, AuthenticationError, UnauthenticatedUser
 from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import ForbiddenError, NotAuthenticatedError
 from gateway.principal import Principal
@@ -19,54 +21,106 @@ from gateway.settings import ApiKeySettings
 KEY_PREFIX = "ogw_"
 MAX_KEY_LENGTH = 512
 
+ErrorRenderer = Callable[[HTTPConnection, AuthenticationError], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a valid key grants: its principal, and its scopes as Starlette's credentials."""
+
+    principal: Principal
+    credentials: AuthCredentials
+
 
 @dataclass(frozen=True, slots=True)
 class _StoredKey:
     digest: bytes
-    principal: Principal
+    grant: Grant
 
 
 class KeyRing:
     """The configured keys; looks a presented key up by its digest without early exit."""
 
     def __init__(self, keys: Iterable[ApiKeySettings]) -> None:
-        self._keys = tuple(
-            _StoredKey(
-                digest=bytes.fromhex(k.sha256),
-                principal=Principal(
-                    name=k.name,
-                    scopes=frozenset(k.scopes),
-                    providers=None if k.providers is None else frozenset(k.providers),
-                ),
-            )
-            for k in keys
-        )
+        self._keys = tuple(_stored(k) for k in keys)
 
-    def find(self, presented: str) -> Principal | None:
+    def grant(self, presented: str) -> Grant | None:
         digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
-        found: Principal | None = None
+        found: Grant | None = None
         # Compare with every key so timing does not tell which (or whether an early) key matched.
         for stored in self._keys:
             if hmac.compare_digest(digest, stored.digest):
-                found = stored.principal
+                found = stored.grant
         return found
 
+    def find(self, presented: str) -> Principal | None:
+        grant = self.grant(presented)
+        return grant.principal if grant is not None else None
 
-class ApiKeyBackend(AuthenticationBackend):
-    """Starlette authentication backend: ``Authorization: Bearer <key>`` or ``X-API-Key``."""
 
-    def __init__(self, ring: KeyRing) -> None:
+def _stored(key: ApiKeySettings) -> _StoredKey:
+    principal = Principal(
+        name=key.name,
+        scopes=frozenset(key.scopes),
+        providers=None if key.providers is None else frozenset(key.providers),
+    )
+    # Built once: Starlette's credentials list the scopes, sorted.
+    grant = Grant(principal, AuthCredentials(sorted(principal.scopes)))
+    return _StoredKey(bytes.fromhex(key.sha256), grant)
+
+
+class ApiKeyMiddleware:
+    """``Authorization: Bearer <key>`` or ``X-API-Key``: sets ``scope["user"]`` to the key's
+    Principal (``UnauthenticatedUser`` without a key) and ``scope["auth"]`` to its scopes; a
+    key that is malformed or unknown is answered by ``on_error`` (a 401 problem).
+
+    What Starlette's ``AuthenticationMiddleware`` with a backend did, read straight off the raw
+    headers: that one built a connection and its header map on every request."""
+
+    def __init__(self, app: ASGIApp, *, ring: KeyRing, on_error: ErrorRenderer) -> None:
+        self.app = app
         self._ring = ring
+        self._on_error = on_error
 
-    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        presented = presented_key(conn.headers.get("authorization"), conn.headers.get("x-api-key"))
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            grant = self._authenticate(scope)
+        except AuthenticationError as exc:
+            response = self._on_error(HTTPConnection(scope), exc)
+            await response(scope, receive, send)
+            return
+        if grant is None:
+            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+        else:
+            scope["auth"], scope["user"] = grant.credentials, grant.principal
+        await self.app(scope, receive, send)
+
+    def _authenticate(self, scope: Scope) -> Grant | None:
+        """The grant of the request's key; None without a key. AuthenticationError for a
+        malformed header or an unknown key."""
+        presented = presented_key(*key_headers(scope["headers"]))
         if presented is None:
             return None
-        principal = self._ring.find(presented)
-        if principal is None:
+        grant = self._ring.grant(presented)
+        if grant is None:
             raise AuthenticationError("The API key is not valid.")
-        # Principal is a structural BaseUser (is_authenticated, display_name), kept framework-free.
-        return AuthCredentials(sorted(principal.scopes)), cast(BaseUser, principal)
+        return grant
+
+
+def key_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """The first ``Authorization`` and ``X-API-Key`` values among raw ASGI headers."""
+    authorization: str | None = None
+    x_api_key: str | None = None
+    for name, value in headers:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"x-api-key" and x_api_key is None:
+            x_api_key = value.decode("latin-1")
+    return authorization, x_api_key
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:

@@ -88,6 +88,23 @@ class GatewayMetrics:
         )
         self._circuits = _CircuitCollector()
         r.register(self._circuits)
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and observe its duration."""
+        key = (route, method, status)
+        series = self._request_series.get(key)
+        if series is None:
+            # ``labels()`` validates and joins its arguments on every call: the children are
+            # kept per (route, method, status), as few as the series themselves.
+            labels = (route, method, str(status))
+            series = self._request_series[key] = (
+                self.requests.labels(*labels),
+                self.request_seconds.labels(*labels),
+            )
+        counter, histogram = series
+        counter.inc()
+        histogram.observe(seconds)
 
     def watch_circuits(self, source: CircuitSource) -> None:
         """Where the breaker states come from (called at scrape time)."""

@@ -79,5 +79,5 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 
 
 def authentication_failed(conn: HTTPConnection, exc: Exception) -> Response:
-    """``on_error`` of Starlette's AuthenticationMiddleware: 401 problem, not its plain-text 400."""
+    """``on_error`` of auth.ApiKeyMiddleware: a 401 problem for a malformed or unknown key."""
     return problem_response(conn, NotAuthenticatedError(str(exc) or "The API key is not valid."))

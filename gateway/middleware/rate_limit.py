@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,13 +27,14 @@ from gateway.telemetry import note_rate_limited
 Renderer = Callable[[HTTPConnection, GatewayError], Response]
 
 
-def rate_limit_headers(decision: Decision, policy: RateLimitSettings) -> dict[str, str]:
-    return {
-        "RateLimit-Limit": str(decision.limit),
-        "RateLimit-Remaining": str(decision.remaining),
-        "RateLimit-Reset": str(decision.reset_s),
-        "RateLimit-Policy": f"{policy.capacity};w={math.ceil(policy.window_s)}",
-    }
+def rate_limit_headers(decision: Decision, policy: RateLimitSettings) -> list[tuple[bytes, bytes]]:
+    """The ``RateLimit-*`` fields of an answer, as raw ASGI header pairs."""
+    return [
+        (b"ratelimit-limit", b"%d" % decision.limit),
+        (b"ratelimit-remaining", b"%d" % decision.remaining),
+        (b"ratelimit-reset", b"%d" % decision.reset_s),
+        (b"ratelimit-policy", b"%d;w=%d" % (policy.capacity, math.ceil(policy.window_s))),
+    ]
 
 
 class RateLimitMiddleware:
@@ -67,13 +67,14 @@ class RateLimitMiddleware:
                 retry_after=decision.retry_after_s,
             )
             response = self._render(HTTPConnection(scope), error)
-            response.headers.update(headers)
+            response.raw_headers.extend(headers)
             await response(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(headers)
+                # A new list: the one given may be a response's own, which may be sent again.
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -6,10 +6,10 @@ import re
 import uuid
 from contextvars import ContextVar
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "x-request-id"
+_RAW_HEADER = HEADER.encode("latin-1")
 # Only this shape is echoed: anything else (spaces, CR/LF, quotes, overlong) gets a fresh id.
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+=/-]{1,128}$")
 
@@ -36,23 +36,30 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                given = value.decode("latin-1")
-                break
-        request_id = choose_request_id(given)
+        request_id = choose_request_id(given_request_id(scope))
         # Mutate the shared scope (not a copy) so the outermost 500 handler can read it too.
         scope.setdefault("state", {})["request_id"] = request_id
         token = current_request_id.set(request_id)
+        raw_id = request_id.encode("latin-1")
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
+                # Replaces one an answer set itself (a problem names the same id).
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != _RAW_HEADER]
+                headers.append((_RAW_HEADER, raw_id))
+                message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             current_request_id.reset(token)
+
+
+def given_request_id(scope: Scope) -> str | None:
+    """The caller's ``X-Request-ID``, when it sent one."""
+    for name, value in scope["headers"]:
+        if name == _RAW_HEADER:
+            given: str = value.decode("latin-1")
+            return given
+    return None

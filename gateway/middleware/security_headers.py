@@ -6,9 +6,8 @@ never replaced."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,21 +24,42 @@ PROBLEM_CACHE_CONTROL = "no-store"  # an error is about one moment: nobody keeps
 AUTHENTICATED_CACHE_CONTROL = "private, no-cache"
 _CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
 
+# The same as raw ASGI header pairs, built once: they are added to every answer.
+_ALWAYS_RAW = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in ALWAYS.items()
+)
+_CSP = b"content-security-policy"
+_CACHE_CONTROL = b"cache-control"
+_CONTENT_TYPE = b"content-type"
+_API_CSP_RAW = (_CSP, API_CONTENT_SECURITY_POLICY.encode("latin-1"))
+_PROBLEM_CACHE_RAW = (_CACHE_CONTROL, PROBLEM_CACHE_CONTROL.encode("latin-1"))
+_AUTHENTICATED_CACHE_RAW = (_CACHE_CONTROL, AUTHENTICATED_CACHE_CONTROL.encode("latin-1"))
+
+RawHeaders = Iterable[tuple[bytes, bytes]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-def add_security_headers(headers: MutableHeaders, *, authenticated: bool) -> None:
-    """Set what the answer lacks of the headers above; never replace what it set itself."""
-    for name, value in ALWAYS.items():
-        headers.setdefault(name, value)
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "text/html":
-        headers.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
-    if "cache-control" not in headers:
-        if media_type == "application/problem+json":
-            headers["Cache-Control"] = PROBLEM_CACHE_CONTROL
+def media_type_of(headers: RawHeaders) -> bytes:
+    """The answer's media type (its first ``Content-Type`` without parameters), lower-case."""
+    for name, value in headers:
+        if name.lower() == _CONTENT_TYPE:
+            return value.split(b";", 1)[0].strip().lower()
+    return b""
+
+
+def missing_security_headers(headers: RawHeaders, *, authenticated: bool) -> list[tuple[bytes, bytes]]:
+    """The headers above that the answer lacks; never one it set itself."""
+    present = {name.lower() for name, _ in headers}
+    missing = [header for header in _ALWAYS_RAW if header[0] not in present]
+    media_type = media_type_of(headers)
+    if media_type != b"text/html" and _CSP not in present:
+        missing.append(_API_CSP_RAW)
+    if _CACHE_CONTROL not in present:
+        if media_type == b"application/problem+json":
+            missing.append(_PROBLEM_CACHE_RAW)
         elif authenticated:
-            headers["Cache-Control"] = AUTHENTICATED_CACHE_CONTROL
+            missing.append(_AUTHENTICATED_CACHE_RAW)
+    return missing
 
 
 def presents_credentials(scope: Scope) -> bool:
@@ -63,7 +83,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_security_headers(MutableHeaders(scope=message), authenticated=authenticated)
+                # A copy: the list given may be a response's own, which may be sent again.
+                headers = list(message.get("headers", ()))
+                headers += missing_security_headers(headers, authenticated=authenticated)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -75,7 +98,11 @@ def secured(handler: ExceptionHandler) -> ExceptionHandler:
 
     async def handle(request: Request, exc: Exception) -> Response:
         response = await handler(request, exc)
-        add_security_headers(response.headers, authenticated=presents_credentials(request.scope))
+        authenticated = presents_credentials(request.scope)
+        # In place: ``response.headers`` is a view of this list.
+        response.raw_headers.extend(
+            missing_security_headers(response.raw_headers, authenticated=authenticated)
+        )
         return response
 
     return handle

@@ -186,7 +186,6 @@ class SchemaGenerator(GenerateJsonSchema):
         return super().field_is_required(field, total)
 
 
-
 def component_schemas() -> dict[str, JsonSchemaValue]:
     """``components.schemas``: every schema the operations refer to, and those they refer to."""
     inputs: list[tuple[Any, JsonSchemaMode, TypeAdapter[Any]]] = [

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from gateway.adapters.arrow.actions import order_actions
 from gateway.adapters.arrow.states import arrow_item_status, arrow_status
@@ -39,7 +40,7 @@ MAX_PAGE_SIZE = 100  # §5: INFERRED maximum of per_page
 _NATIVE_ID = re.compile(r"^XSPO[0-9]{1,18}$")  # §2
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # Upstream paths (§2: "/api/customers/XSP1", and "api/orders/..." in `actions`).
-_UPSTREAM_PATH = re.compile(r"^/?api/")
+_UPSTREAM_PATHS = ("/api/", "api/")
 SORT_FIELDS = {"created_at": "dateCreation", "updated_at": "dateStatus"}  # §5: sortBy is the field
 
 # Order keys that become normalised fields and are not repeated in `extra`; `actions` holds
@@ -71,25 +72,32 @@ class _Upstream(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, hide_input_in_errors=True)
 
 
-class _Tier(_Upstream):
+class _Read(BaseModel):
+    """An order's part read into fields; what `extra` shows comes from the raw order, so other
+    keys are validated past but not kept (keeping them cost a third of the validation)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+
+class _Tier(_Read):
     """One tier of the seed's tiered price shape: ``{"currency", "unit", "exchangeRate"}``."""
 
     currency: str | None = None
     unit: Decimal | None = None
 
 
-class _Prices(_Upstream):
+class _Prices(_Read):
     """Flat ``{"buy", "sell", "currency", ...}`` (clients, fixtures) or tiered (seed, §6)."""
 
     buy: Decimal | _Tier | None = None
     currency: str | None = None
 
 
-class _Program(_Upstream):
+class _Program(_Read):
     legacyCode: str | None = None
 
 
-class ArrowProduct(_Upstream):
+class ArrowProduct(_Read):
     """The part of an order's product (§6) the gateway relies on."""
 
     sku: str = Field(min_length=1)
@@ -102,13 +110,13 @@ class ArrowProduct(_Upstream):
     vendorName: str | None = None
 
 
-class _Customer(_Upstream):
+class _Customer(_Read):
     reference: str = Field(min_length=1)
     companyName: str | None = None
     name: str | None = None
 
 
-class ArrowOrder(_Upstream):
+class ArrowOrder(_Read):
     """The part of Arrow's Order (§6) the gateway relies on."""
 
     reference: str = Field(min_length=1)
@@ -128,6 +136,9 @@ class _Pagination(_Upstream):
 
 class _OrdersData(_Upstream):
     orders: list[dict[str, Any]]
+
+
+_ORDER_ROWS = TypeAdapter(list[ArrowOrder], config=ConfigDict(hide_input_in_errors=True))
 
 
 class _ListEnvelope(_Upstream):
@@ -194,12 +205,12 @@ def parse_list(ctx: ArrowContext, status: int, content: bytes) -> ListChunk:
     body = _envelope(ctx.instance, status, content)
     try:
         envelope = _ListEnvelope.model_validate(body)
-        rows = [(ArrowOrder.model_validate(raw), raw) for raw in envelope.data.orders]
+        rows = _ORDER_ROWS.validate_python(envelope.data.orders)
     except ValidationError as exc:
         raise _bad(ctx.instance, status, "The provider's order list could not be read.") from exc
     page = envelope.pagination
     return ListChunk(
-        orders=tuple(to_order(ctx, row, raw) for row, raw in rows),
+        orders=tuple(map(partial(to_order, ctx), rows, envelope.data.orders)),
         next_position=str(page.current_page + 1) if page.current_page < page.total_page else None,
     )
 
@@ -259,6 +270,7 @@ def to_order(ctx: ArrowContext, row: ArrowOrder, raw: Mapping[str, Any]) -> Orde
     """Map one Arrow order to the normalised Order (the tables in docs/status-mapping.md)."""
     status = arrow_status(row.status)
     updated = utc_time(row.dateStatus, ctx.zone) if row.dateStatus else None
+    items = tuple(_item(product) for product in row.products)
     order_id = global_order_id(ctx.instance, row.reference)
     return Order(
         id=order_id,
@@ -273,8 +285,8 @@ def to_order(ctx: ArrowContext, row: ArrowOrder, raw: Mapping[str, Any]) -> Orde
         completed_at=updated if status in TERMINAL_STATUSES else None,
         customer=_customer(row.customer),
         service=_service(row.products),
-        items=tuple(_item(product) for product in row.products),
-        total=_total(row),
+        items=items,
+        total=_total(row.commitmentAmountTotal, items),
         actions=order_actions(raw.get("actions")),
         links=OrderLinks(
             self=f"{ctx.gateway_url}/orders/{quote(order_id, safe=':')}",
@@ -330,41 +342,49 @@ def _unit_price(prices: _Prices | None) -> Money | None:
     return Money(amount=decimal_text(amount), currency=currency)
 
 
-def _total(row: ArrowOrder) -> Money | None:
+def _total(amount: Decimal | None, items: tuple[Item, ...]) -> Money | None:
     """``commitmentAmountTotal`` in the products' currency (§2: the order states none)."""
-    if row.commitmentAmountTotal is None:
+    if amount is None:
         return None
-    currencies = {price.currency for price in (_unit_price(p.prices) for p in row.products) if price}
+    currencies = {item.unit_price.currency for item in items if item.unit_price}
     if len(currencies) != 1:
         return None
-    return Money(amount=decimal_text(row.commitmentAmountTotal), currency=currencies.pop())
+    return Money(amount=decimal_text(amount), currency=currencies.pop())
 
 
 def _extra(ctx: ArrowContext, raw: Mapping[str, Any]) -> dict[str, Any]:
+    prefixes = _upstream_prefixes(ctx.upstream_origin)
     return {
-        key: _scrub(ctx, value)
+        key: _scrub(value, prefixes) if isinstance(value, _CONTAINERS) else value
         for key, value in raw.items()
-        if key not in _CONSUMED and key not in _HIDDEN_KEYS and not _points_upstream(ctx, value)
+        if key not in _NOT_EXTRA and not (isinstance(value, str) and value.startswith(prefixes))
     }
 
 
-def _scrub(ctx: ArrowContext, value: Any) -> Any:
+_NOT_EXTRA = _CONSUMED | _HIDDEN_KEYS
+_CONTAINERS = (dict, list)  # a tuple: isinstance checks it faster than `dict | list`
+
+
+def _scrub(value: dict[str, Any] | list[Any], prefixes: tuple[str, ...]) -> Any:
     """``value`` without links and upstream paths or addresses, at any depth."""
+    # The checks are inlined (no call per leaf): this walk is most of what mapping an order costs.
     if isinstance(value, dict):
         return {
-            k: _scrub(ctx, v)
+            k: _scrub(v, prefixes) if isinstance(v, _CONTAINERS) else v
             for k, v in value.items()
-            if k not in _HIDDEN_KEYS and not _points_upstream(ctx, v)
+            if k not in _HIDDEN_KEYS and not (isinstance(v, str) and v.startswith(prefixes))
         }
-    if isinstance(value, list):
-        return [_scrub(ctx, v) for v in value if not _points_upstream(ctx, v)]
-    return value
+    return [
+        _scrub(v, prefixes) if isinstance(v, _CONTAINERS) else v
+        for v in value
+        if not (isinstance(v, str) and v.startswith(prefixes))
+    ]
 
 
-def _points_upstream(ctx: ArrowContext, value: Any) -> bool:
-    return isinstance(value, str) and (
-        value.startswith(ctx.upstream_origin) or _UPSTREAM_PATH.match(value) is not None
-    )
+def _upstream_prefixes(origin: str) -> tuple[str, ...]:
+    """How strings pointing into the upstream start: its address, or an API path (§2,
+    ``/api/customers/XSP1`` and ``api/orders/...``)."""
+    return (origin, *_UPSTREAM_PATHS)
 
 
 def classify_error(instance: str, status: int, content: bytes) -> GatewayError:

@@ -134,10 +134,22 @@ def to_order(
         actions=ctx.write_actions,
         links=OrderLinks(
             self=f"{ctx.gateway_url}/orders/{quote(order_id, safe=':')}",
-            upstream=f"{ctx.public_url}orders/{quote(row.urn, safe='')}" if ctx.public_url else None,
+            upstream=f"{ctx.public_url}orders/{quote_segment(row.urn)}" if ctx.public_url else None,
         ),
         extra=scrub(ctx, row.extra),
     )
+
+
+def quote_segment(text: str) -> str:
+    """``quote(text, safe="")``. A URN needs only its colons escaped; ``quote`` would escape it
+    in a Python loop per character (a tenth of mapping an order)."""
+    if _COLON_ONLY_TO_ESCAPE.fullmatch(text):
+        return text.replace(":", "%3A")
+    return quote(text, safe="")
+
+
+# Text of these characters: `quote(safe="")` leaves all but `:` as they are.
+_COLON_ONLY_TO_ESCAPE = re.compile(r"[A-Za-z0-9_.~:-]*")
 
 
 def scrub(ctx: IvcapContext, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ state rule, so they are always listed (``unlink`` still needs a staff token upst
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 SLURM = "Marketplace.Slurm"
 BASIC = "Marketplace.Basic"
@@ -86,6 +87,37 @@ def endpoint_allows(endpoint: str, facts: OrderFacts) -> bool:
 
 def available_actions(facts: OrderFacts) -> tuple[str, ...]:
     """The gateway actions Waldur would accept for this order now (before scopes narrow them)."""
+    return actions_for(facts.state, facts.offering_type, facts.has_attachment, facts.consumer_reviewed)
+
+
+def actions_for(
+    state: str, offering_type: str | None, has_attachment: bool, consumer_reviewed: bool
+) -> tuple[str, ...]:
+    """``available_actions`` from the facts themselves, read from a table built from the rules.
+
+    The rules only ask whether a state or offering type is one they name, so every value they
+    do not name is looked up as the same one (``""`` / None): the table stays small however
+    many distinct values upstreams send.
+    """
+    return _actions_table(
+        state if state in _RULE_STATES else "",
+        offering_type if offering_type in _RULE_OFFERING_TYPES else None,
+        has_attachment,
+        consumer_reviewed,
+    )
+
+
+_RULE_STATES = frozenset().union(*(r.states for r in WALDUR_ENDPOINT_RULES.values() if r.states))
+_RULE_OFFERING_TYPES = frozenset().union(
+    *(r.offering_types for r in WALDUR_ENDPOINT_RULES.values() if r.offering_types)
+)
+
+
+@cache  # at most (states + 1) × (offering types + 1) × 4 entries, thanks to actions_for
+def _actions_table(
+    state: str, offering_type: str | None, has_attachment: bool, consumer_reviewed: bool
+) -> tuple[str, ...]:
+    facts = OrderFacts(state, offering_type, has_attachment, consumer_reviewed)
     return tuple(
         action
         for action, endpoints in WALDUR_ACTION_ENDPOINTS.items()

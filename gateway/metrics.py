@@ -89,6 +89,7 @@ class GatewayMetrics:
         self._circuits = _CircuitCollector()
         r.register(self._circuits)
         self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._cache_read_series: dict[tuple[str, str], Counter] = {}  # instances x outcomes: few
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and observe its duration."""
@@ -105,6 +106,14 @@ class GatewayMetrics:
         counter, histogram = series
         counter.inc()
         histogram.observe(seconds)
+
+    def count_cache_read(self, instance: str, outcome: str) -> None:
+        """One read answered by the cache layer (children kept as ``observe_request`` does)."""
+        key = (instance, outcome)
+        child = self._cache_read_series.get(key)
+        if child is None:
+            child = self._cache_read_series[key] = self.cache_reads.labels(instance, outcome)
+        child.inc()
 
     def watch_circuits(self, source: CircuitSource) -> None:
         """Where the breaker states come from (called at scrape time)."""

@@ -349,8 +349,10 @@ def note_cache_read(instance: str, outcome: str) -> None:
     if active is None:
         return
     active.instances.add(instance)
-    active.telemetry.metrics.cache_reads.labels(instance, outcome).inc()
-    trace.get_current_span().add_event("cache.read", {"provider": instance, "gateway.cache": outcome})
+    active.telemetry.metrics.count_cache_read(instance, outcome)
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.add_event("cache.read", {"provider": instance, "gateway.cache": outcome})
 
 
 def note_rate_limited(key_name: str) -> None:

@@ -21,11 +21,11 @@ import asyncio
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from gateway.errors import UpstreamError
 from gateway.models import ReadOutcome, ReadSource
@@ -42,6 +42,14 @@ def listing_tag(instance: str) -> str:
     return f"list:{instance}"
 
 
+class Stamp(NamedTuple):
+    """Which entry a key holds (``stored_at``) and its lifetimes, without its value."""
+
+    stored_at: float
+    fresh_until: float
+    stale_until: float
+
+
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
     """A stored answer and its lifetimes, as wall-clock times (shared by every replica)."""
@@ -53,8 +61,19 @@ class CacheEntry:
 
     _HEADER = struct.Struct("!ddd")
 
+    @property
+    def stamp(self) -> Stamp:
+        return Stamp(self.stored_at, self.fresh_until, self.stale_until)
+
     def encode(self) -> bytes:
         return self._HEADER.pack(self.stored_at, self.fresh_until, self.stale_until) + self.value
+
+    HEADER_BYTES = _HEADER.size
+
+    @classmethod
+    def stamp_of(cls, head: bytes) -> Stamp:
+        """The stamp in the first ``HEADER_BYTES`` of an encoded entry."""
+        return Stamp(*cls._HEADER.unpack_from(head))
 
     @classmethod
     def decode(cls, raw: bytes) -> CacheEntry:
@@ -71,6 +90,11 @@ class ReadCache(Protocol):
 
     async def versions(self, tags: Iterable[str]) -> tuple[int, ...]:
         """Each tag's eviction count, read before a fill so the fill can be refused later."""
+        ...
+
+    async def stamps(self, keys: Sequence[str]) -> list[Stamp | None]:
+        """Each entry's stamp, None where ``get`` would find none: which entry a key holds
+        now, without fetching its value (the page memo checks its pages with these)."""
         ...
 
     async def put(
@@ -191,6 +215,9 @@ class MemoryReadCache:
 
     async def versions(self, tags: Iterable[str]) -> tuple[int, ...]:
         return tuple(self._versions.get(tag, 0) for tag in tags)
+
+    async def stamps(self, keys: Sequence[str]) -> list[Stamp | None]:
+        return [None if (entry := await self.get(key)) is None else entry.stamp for key in keys]
 
     async def put(
         self, key: str, entry: CacheEntry, tags: tuple[str, ...], versions: tuple[int, ...]

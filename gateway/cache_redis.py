@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.cache import CacheEntry, MemoryReadCache
+from gateway.cache import CacheEntry, MemoryReadCache, Stamp
 from gateway.redis_client import redis_client
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,21 @@ class RedisReadCache:
             return ()
         return tuple(int(v or 0) for v in await self._redis.mget(names))
 
+    async def stamps(self, keys: Sequence[str]) -> list[Stamp | None]:
+        """The entries' headers alone (GETRANGE), all in one round trip."""
+        if not keys:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.getrange("ogw:rc:" + key, 0, CacheEntry.HEADER_BYTES - 1)
+            heads = await pipe.execute()
+        now = self._clock()
+        found: list[Stamp | None] = []
+        for head in heads:
+            stamp = CacheEntry.stamp_of(head) if len(head) == CacheEntry.HEADER_BYTES else None
+            found.append(stamp if stamp is not None and stamp.stale_until > now else None)
+        return found
+
     async def put(
         self, key: str, entry: CacheEntry, tags: tuple[str, ...], versions: tuple[int, ...]
     ) -> bool:
@@ -146,6 +161,9 @@ class FallbackReadCache:
     async def versions(self, tags: Iterable[str]) -> tuple[int, ...]:
         names = tuple(tags)
         return await self._either(lambda store: store.versions(names))
+
+    async def stamps(self, keys: Sequence[str]) -> list[Stamp | None]:
+        return await self._either(lambda store: store.stamps(keys))
 
     async def put(
         self, key: str, entry: CacheEntry, tags: tuple[str, ...], versions: tuple[int, ...]

@@ -73,14 +73,14 @@ class PageMemo:
         held = self._pages.get((principal, query))
         if held is None:
             return None
+        stamps = await self._store.stamps([read.key for read in held.reads])
+        now = self._clock()
         hits: list[tuple[str, ReadOutcome]] = []
-        for read in held.reads:
-            entry = await self._store.get(read.key)
-            now = self._clock()
-            if entry is None or entry.stored_at != read.stored_at or now >= entry.fresh_until:
+        for read, stamp in zip(held.reads, stamps, strict=True):
+            if stamp is None or stamp.stored_at != read.stored_at or now >= stamp.fresh_until:
                 self._pages.pop((principal, query), None)
                 return None
-            age, ttl_left = now - entry.stored_at, entry.fresh_until - now
+            age, ttl_left = now - stamp.stored_at, stamp.fresh_until - now
             hits.append((read.instance, ReadOutcome("hit", age, ttl_left, read.key, read.stored_at)))
         return held, hits
 

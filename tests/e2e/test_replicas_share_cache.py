@@ -76,11 +76,15 @@ def test_replicas_share_entries_and_a_write_on_one_evicts_for_both(cluster: Clus
     target = next(o for o in listing.json()["data"] if "cancel" in o["actions"])
     assert cluster.get(1, f"/orders/{target['id']}").headers["x-cache"] == "MISS"
     assert cluster.get(0, f"/orders/{target['id']}").headers["x-cache"] == "HIT"
+    assert cluster.get(0, "/orders", limit="30").headers["x-cache"] == "HIT"  # its page, reused
     cancelled = httpx.post(f"{cluster.urls[1]}/orders/{target['id']}/cancel", headers=HEADERS, timeout=10)
     assert cancelled.status_code == 200
     after = cluster.get(0, f"/orders/{target['id']}")
     assert after.headers["x-cache"] == "MISS" and after.json()["status"] == cancelled.json()["status"]
-    assert cluster.get(0, "/orders", limit="30").headers["x-cache"] == "MISS"
+    relisted = cluster.get(0, "/orders", limit="30")  # the write on replica 1 ends replica 0's reuse
+    assert relisted.headers["x-cache"] == "MISS"
+    mine = next(o for o in relisted.json()["data"] if o["id"] == target["id"])
+    assert mine["status"] == cancelled.json()["status"]
 
 
 def test_when_redis_dies_reads_go_on_no_write_is_lost_and_keyed_writes_fail_closed(cluster: Cluster) -> None:

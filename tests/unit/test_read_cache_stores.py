@@ -61,6 +61,18 @@ async def test_entries_are_kept_until_stale_until_then_gone(store: ReadCache) ->
     assert await store.get("s") is None
 
 
+async def test_stamps_say_which_entry_a_key_holds_without_its_value(store: ReadCache) -> None:
+    kept, brief = entry(b"x" * 5000), entry(b"y", ttl_s=0.05)
+    assert await store.put("k", kept, ("t",), await store.versions(("t",)))
+    assert await store.put("brief", brief, ("u",), await store.versions(("u",)))
+    assert await store.stamps(["k", "missing", "brief"]) == [kept.stamp, None, brief.stamp]
+    assert kept.stamp.stored_at == kept.stored_at and kept.stamp.fresh_until == kept.fresh_until
+    await asyncio.sleep(0.08)  # past the brief one's stale_until (no stale time)
+    await store.evict(["t"])
+    assert await store.stamps(["k", "brief"]) == [None, None]
+    assert await store.stamps([]) == []
+
+
 async def test_fill_locks_are_exclusive_until_released(store: ReadCache) -> None:
     if isinstance(store, MemoryReadCache):
         assert await store.lock("k", 1) and await store.lock("k", 1)  # one process needs none

@@ -39,6 +39,7 @@ class CachedRead:
 class RememberedPage:
     data: tuple[Order, ...]
     positions: Mapping[str, Any] | None  # each instance's resume point; None: the last page
+    fingerprint: str  # the query's, for the cursors signed anew
     providers: Mapping[str, ProviderReport]  # as a reuse reports them (from the cache)
     reads: tuple[CachedRead, ...]
 

@@ -290,7 +290,7 @@ class OrderService:
         resume_at = {**done, **next_positions} if has_more else None
         answer = OrderPage(
             data=tuple(self._narrow(o, principal, adapters[o.provider], ledger.reads) for o in page),
-            next_cursor=self._cursor(principal, query, resume_at),
+            next_cursor=self._cursor(principal, query.fingerprint, resume_at),
             has_more=has_more,
             providers={name: _with_source(w.report(), ledger.sources(name)) for name, w in walks.items()}
             | {name: ProviderReport(status="ok", ms=0) for name in done},
@@ -306,6 +306,7 @@ class OrderService:
                 RememberedPage(
                     data=answer.data,
                     positions=resume_at,
+                    fingerprint=query.fingerprint,
                     providers={
                         name: report.model_copy(update=from_cache) if name in walks else report
                         for name, report in answer.providers.items()
@@ -340,19 +341,19 @@ class OrderService:
         # the orders tuple stays the same object (routes render a tuple once).
         return OrderPage.model_construct(
             data=page.data,
-            next_cursor=self._cursor(principal, query, page.positions),
+            next_cursor=self._cursor(principal, page.fingerprint, page.positions),
             has_more=page.positions is not None,
             providers=page.providers,
             cache=merge_outcomes(reads) or BYPASSED,
         )
 
     def _cursor(
-        self, principal: Principal, query: OrderQuery, positions: Mapping[str, Any] | None
+        self, principal: Principal, fingerprint: str, positions: Mapping[str, Any] | None
     ) -> str | None:
         if positions is None:
             return None
         state = CursorState(
-            fingerprint=query.fingerprint,
+            fingerprint=fingerprint,
             principal=principal.name,
             issued_at=int(self._clock()),
             positions=positions,

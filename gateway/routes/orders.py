@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from pydantic import TypeAdapter
@@ -80,8 +81,10 @@ async def list_statuses(request: Request) -> Response:
 def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage) -> Response:
     headers: dict[str, str] = {}
     if page.next_cursor is not None:
-        kept = [(k, v) for k, v in pairs if k != "cursor"] + [("cursor", page.next_cursor)]
-        headers["Link"] = f'<{request.url.replace(query=urlencode(kept))}>; rel="next"'
+        kept = _encoded(tuple((k, v) for k, v in pairs if k != "cursor"))
+        # A cursor is URL-safe base64 and a dot: urlencode would leave it as it is.
+        after = f"{kept}&cursor={page.next_cursor}" if kept else f"cursor={page.next_cursor}"
+        headers["Link"] = f'<{request.url.replace(query=after)}>; rel="next"'
     if any(report.status == "error" for report in page.providers.values()):
         headers["X-Partial-Response"] = "true"
     # Not the empty tuple: Python has one, shared by every empty page whatever its has_more.
@@ -92,6 +95,11 @@ def render_page(request: Request, pairs: list[tuple[str, str]], page: OrderPage)
     if page.cache is not None:
         headers.update(cache_headers(page.cache))
     return conditional_response(request, body, etag, headers=headers)
+
+
+@functools.lru_cache(maxsize=256)  # the few queries callers page through, encoded once each
+def _encoded(pairs: tuple[tuple[str, str], ...]) -> str:
+    return urlencode(pairs)
 
 
 ORDER_LIST = TypeAdapter(tuple[Order, ...])

@@ -28,7 +28,9 @@ async def test_a_remembered_page_lasts_as_long_as_the_very_entries_it_came_from(
     query = parse_order_query([("limit", "5")])
     entry = CacheEntry(b"chunk", 1000.0, 1030.0, 1030.0)
     assert await store.put("k", entry, ("t",), await store.versions(("t",)))
-    page = RememberedPage(data=(), positions=None, providers={}, reads=(CachedRead("a", "k", 1000.0),))
+    page = RememberedPage(
+        data=(), positions=None, fingerprint="f", providers={}, reads=(CachedRead("a", "k", 1000.0),)
+    )
     memo.remember("reader", query, page)
     assert await memo.recall("someone-else", query) is None
     now[0] = 1010.0
@@ -39,7 +41,7 @@ async def test_a_remembered_page_lasts_as_long_as_the_very_entries_it_came_from(
     refilled = CacheEntry(b"newer", 1011.0, 1041.0, 1041.0)
     assert await store.put("k", refilled, ("t",), await store.versions(("t",)))
     assert await memo.recall("reader", query) is None
-    memo.remember("reader", query, RememberedPage((), None, {}, (CachedRead("a", "k", 1011.0),)))
+    memo.remember("reader", query, RememberedPage((), None, "f", {}, (CachedRead("a", "k", 1011.0),)))
     now[0] = 1041.0  # past its freshness
     assert await memo.recall("reader", query) is None
 

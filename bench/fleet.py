@@ -19,11 +19,12 @@ import httpx
 import yaml
 
 from bench.processes import PYTHON, STARTUP_TIMEOUT_S, Server, free_port, tail
+from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
 
-SIM_TOKEN = "bench-sim-token-0001"
-READ_KEY = "bench-read-key-000000000000001"
-WRITE_KEY = "bench-write-key-00000000000001"
-CURSOR_SECRET = "bench-cursor-secret-shared-by-every-replica"
+# Made at random per run (tests/support/credentials.py, as bench/session.py already imports
+# tests.support); children get them by ``--token`` and the ${BENCH_*} variables of their config.
+READ_KEY = API_KEYS["bench-read"]
+WRITE_KEY = API_KEYS["bench-write"]
 KINDS = ("waldur", "ivcap", "arrow")
 BASE_PATHS = {"waldur": "/api/", "ivcap": "/1/", "arrow": "/index.php/api/"}
 CREDENTIAL_KEYS = {"waldur": "token", "ivcap": "token", "arrow": "api_key"}
@@ -101,7 +102,7 @@ class Fleet:
         started = {}
         for seed, kind in enumerate(kinds, start=1):
             port = free_port()
-            args = [PYTHON, "-m", "gateway", "sim", kind, "--port", str(port), "--token", SIM_TOKEN]
+            args = [PYTHON, "-m", "gateway", "sim", kind, "--port", str(port), f"--token={SIM_TOKEN}"]
             args += ["--orders", str(orders), "--seed", str(seed), "--latency-ms", str(latency_ms)]
             root = f"http://127.0.0.1:{port}"
             server = self.start(f"sim-{tag}-{kind}", args, root, ready_path=SIM_READY_PATH)
@@ -124,7 +125,7 @@ class Fleet:
     def naive_proxy(self, transport: str, sims: Mapping[str, Server]) -> Server:
         port = free_port()
         args = [PYTHON, "-m", "bench.anchors.naive", "--port", str(port), "--transport", transport]
-        args += ["--token", SIM_TOKEN, *(f"--{kind}={sims[kind].url}" for kind in KINDS)]
+        args += [f"--token={SIM_TOKEN}", *(f"--{kind}={sims[kind].url}" for kind in KINDS)]
         return self.start(f"a3-naive-{transport}", args, f"http://127.0.0.1:{port}", ready_path="/healthz")
 
     def nginx(self, body: bytes) -> Server:

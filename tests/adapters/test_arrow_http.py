@@ -25,9 +25,9 @@ from gateway.errors import (
 from gateway.query import Filters, SortKey
 from gateway.settings import ArrowSettings
 from tests.adapters.arrow_samples import arrow_order, list_body, read_body
+from tests.support.credentials import SIM_TOKEN as KEY
 
 BASE = "http://arrow.internal:9003/index.php/api/"
-KEY = "key-123"
 SETTINGS = ArrowSettings.model_validate(
     {"kind": "arrow", "base_url": BASE, "api_key": KEY, "timeout_s": 0.3, "timezone": "Europe/Paris"}
 )

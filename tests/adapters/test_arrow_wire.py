@@ -29,6 +29,7 @@ from gateway.errors import (
 from gateway.models import Item, Money, Ref, Status
 from gateway.query import Filters, SortKey
 from tests.adapters.arrow_samples import UPSTREAM, arrow_order, arrow_product, list_body, read_body
+from tests.support.credentials import SIM_TOKEN
 
 CTX = ArrowContext(
     instance="arrow-eu",
@@ -413,11 +414,13 @@ def test_bad_create_answers(status: int, body: Any, error: type[Exception]) -> N
     ],
 )
 def test_classify_error_table(status: int, error: type[UpstreamError]) -> None:
-    body = orjson.dumps({"status": status, "error": "x", "messages": "apiKey abc123 at db-host 10.0.0.7"})
+    body = orjson.dumps(
+        {"status": status, "error": "x", "messages": f"apiKey {SIM_TOKEN} at db-host 10.0.0.7"}
+    )
     classified = classify_error("arrow-eu", status, body)
     assert type(classified) is error
     assert classified.upstream_status == status and classified.provider == "arrow-eu"
-    assert "10.0.0.7" not in classified.detail and "abc123" not in classified.detail
+    assert "10.0.0.7" not in classified.detail and SIM_TOKEN not in classified.detail
 
 
 def test_a_404_while_listing_is_an_upstream_error_not_a_missing_order() -> None:

@@ -26,12 +26,12 @@ from gateway.models import Status
 from gateway.settings import ArrowSettings
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.arrow_data import LOWER_CASE_STATUSES, ORDER_STATUSES, ArrowOrder, ArrowStore, Attachment
+from tests.support.credentials import SIM_TOKEN as KEY
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-KEY = "arrow-writes-key"
 SKU = "SAAS||Microsoft||MS-0A-O365-BUSINESS||BD938F12"
 DRAFT = OrderDraft(
     name=None,

@@ -33,6 +33,7 @@ from tests.adapters.ivcap_samples import (
     list_page,
     order_status,
 )
+from tests.support.credentials import SIM_TOKEN as TOKEN
 
 BASE = "http://ivcap.internal:9002/1/"
 ENCODED = "urn%3Aivcap%3Aorder%3A3c1e0000-0000-4000-8000-000000000001"
@@ -40,7 +41,7 @@ ENCODED = "urn%3Aivcap%3Aorder%3A3c1e0000-0000-4000-8000-000000000001"
 
 def settings(dialect: str = "current", timeout_s: float = 0.5) -> IvcapSettings:
     return IvcapSettings.model_validate(
-        {"kind": "ivcap", "base_url": BASE, "token": "jwt-123", "dialect": dialect, "timeout_s": timeout_s}
+        {"kind": "ivcap", "base_url": BASE, "token": TOKEN, "dialect": dialect, "timeout_s": timeout_s}
     )
 
 
@@ -71,7 +72,7 @@ async def test_list_sends_the_bearer_token_and_params_and_reads_the_page(adapter
         ListRequest(filters=Filters(customer=ACCOUNT), sort=SortKey.CREATED_ASC, page_size=25)
     )
     request = route.calls.last.request
-    assert request.headers["authorization"] == "Bearer jwt-123"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.url.params["limit"] == "25"
     assert request.url.params["filter"] == f"account eq '{ACCOUNT}'"
     assert request.url.params["order-desc"] == "false"
@@ -136,7 +137,7 @@ async def test_transport_failures_become_gateway_errors(
         route.mock(side_effect=side_effect)
     with pytest.raises(error) as info:
         await adapter.get_order(ORDER)
-    assert "ivcap.internal" not in str(info.value) and "jwt-123" not in str(info.value)
+    assert "ivcap.internal" not in str(info.value) and TOKEN not in str(info.value)
 
 
 @respx.mock
@@ -200,7 +201,7 @@ async def test_an_unknown_status_is_logged_once_per_value(
 @pytest.mark.parametrize("dialect", ["current", "legacy"])
 async def test_the_adapter_reads_the_simulator_in_either_dialect(dialect: str) -> None:
     now = datetime(2025, 6, 1, 12, tzinfo=UTC)
-    sim = create_ivcap_sim(orders=120, seed=5, token="jwt-123", clock=lambda: now, dialect=dialect)
+    sim = create_ivcap_sim(orders=120, seed=5, token=TOKEN, clock=lambda: now, dialect=dialect)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(sim)) as client:
         adapter = IvcapAdapter("ivcap", settings(dialect), client)
         since = datetime(2025, 1, 1, tzinfo=UTC)
@@ -241,7 +242,7 @@ async def test_create_posts_order_request_json_and_reads_the_answer(adapter: Ivc
     )
     order = await adapter.create_order(draft)
     request = route.calls.last.request
-    assert route.call_count == 1 and request.headers["authorization"] == "Bearer jwt-123"
+    assert route.call_count == 1 and request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["content-type"] == "application/json"
     assert orjson.loads(request.content) == {
         "service": SERVICE,

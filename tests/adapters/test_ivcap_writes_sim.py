@@ -23,13 +23,13 @@ from gateway.models import Status
 from gateway.settings import IvcapSettings
 from gateway.sim.ivcap import create_ivcap_sim
 from gateway.sim.ivcap_data import ORDER_PLACED_SCHEMA, IvcapStore
+from tests.support.credentials import SIM_TOKEN as TOKEN
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)  # an order created at NOW has succeeded by then
-TOKEN = "ivcap-writes-jwt"
 POLICY = "urn:ivcap:policy:3c1e0000-0000-4000-8000-000000000009"
 MISSING = "urn:ivcap:order:00000000-0000-4000-8000-000000000000"
 DIALECTS = ("current", "legacy")

@@ -18,10 +18,11 @@ from gateway.errors import (
 from gateway.query import Filters, SortKey
 from gateway.settings import WaldurSettings
 from tests.adapters.samples import waldur_order
+from tests.support.credentials import SIM_TOKEN as TOKEN
 
 BASE = "http://waldur.internal:9001/api/"
 SETTINGS = WaldurSettings.model_validate(
-    {"kind": "waldur", "base_url": BASE, "token": "tok-123", "timeout_s": 0.5}
+    {"kind": "waldur", "base_url": BASE, "token": TOKEN, "timeout_s": 0.5}
 )
 
 
@@ -45,7 +46,7 @@ async def test_list_sends_token_params_and_reads_the_page(adapter: WaldurAdapter
         )
     )
     request = route.calls.last.request
-    assert request.headers["authorization"] == "Token tok-123"
+    assert request.headers["authorization"] == f"Token {TOKEN}"
     assert request.url.params.get_list("o") == ["created"]
     assert request.url.params["page_size"] == "25"
     assert request.url.params["customer_uuid"] == "5f1c2a3b000040008000000000000003"
@@ -90,7 +91,7 @@ async def test_transport_failures_become_gateway_errors(
         route.mock(side_effect=side_effect)
     with pytest.raises(error) as info:
         await adapter.get_order("a" * 32)
-    assert "waldur.internal" not in str(info.value) and "tok-123" not in str(info.value)
+    assert "waldur.internal" not in str(info.value) and TOKEN not in str(info.value)
 
 
 @respx.mock

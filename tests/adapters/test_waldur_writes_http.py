@@ -20,10 +20,11 @@ from gateway.errors import (
 )
 from gateway.settings import WaldurSettings
 from tests.adapters.samples import waldur_order
+from tests.support.credentials import SIM_TOKEN as TOKEN
 
 BASE = "http://waldur.internal:9001/api/"
 SETTINGS = WaldurSettings.model_validate(
-    {"kind": "waldur", "base_url": BASE, "token": "tok-123", "timeout_s": 0.5}
+    {"kind": "waldur", "base_url": BASE, "token": TOKEN, "timeout_s": 0.5}
 )
 UUID = "0b9f3c1e6d2a4f5b8c7d9e0f1a2b3c4d"
 ORDER = f"{BASE}marketplace-orders/{UUID}/"
@@ -54,7 +55,7 @@ async def test_create_posts_the_mapped_body_with_the_token(adapter: WaldurAdapte
     )
     order = await adapter.create_order(DRAFT)
     request = route.calls.last.request
-    assert request.headers["authorization"] == "Token tok-123"
+    assert request.headers["authorization"] == f"Token {TOKEN}"
     sent = orjson.loads(request.content)
     assert sent["offering"] == f"{BASE}marketplace-public-offerings/5f1c2a3b000040008000000000000001/"
     assert sent["limits"] == {"cpu": 2} and sent["slug"] == DRAFT.marker

@@ -7,6 +7,7 @@ import pytest
 
 from gateway.sim.waldur import create_waldur_sim
 from tests.api.conftest import Deployment
+from tests.support.credentials import API_KEYS, BASIC_CREDENTIALS, REDIS_PASSWORD, UNKNOWN_KEY, WRONG_TOKEN
 from tests.support.stack import SIM_TOKEN, HostRouter, auth, gateway_client, gateway_settings, waldur_instance
 
 PROBLEM = "application/problem+json"
@@ -27,9 +28,9 @@ def assert_problem(response: httpx.Response, status: int, type_: str) -> dict:  
     "headers",
     [
         {},
-        {"Authorization": "Bearer wrong"},
-        {"X-API-Key": "wrong"},
-        {"Authorization": "Basic dXNlcjpwdw=="},
+        {"Authorization": f"Bearer {UNKNOWN_KEY}"},
+        {"X-API-Key": UNKNOWN_KEY},
+        {"Authorization": f"Basic {BASIC_CREDENTIALS}"},
         {"Authorization": "Bearer"},
     ],
 )
@@ -44,7 +45,7 @@ async def test_missing_or_bad_keys_are_401_with_www_authenticate(
 
 async def test_x_api_key_works_like_bearer(deployment: Deployment) -> None:
     response = await deployment.client.get(
-        "/orders", params={"limit": "1"}, headers={"X-API-Key": "reader-key-0001"}
+        "/orders", params={"limit": "1"}, headers={"X-API-Key": API_KEYS["reader"]}
     )
     assert response.status_code == 200
 
@@ -157,14 +158,14 @@ async def test_read_of_a_failing_upstream_is_502_and_timeout_504(deployment: Dep
 
 async def test_upstream_refusing_our_credentials_is_502_never_401() -> None:
     sims = {"w.sim": create_waldur_sim(orders=5, seed=1, token=SIM_TOKEN)}
-    settings = gateway_settings({"waldur-eu": waldur_instance("w.sim", token="not-the-token")})
+    settings = gateway_settings({"waldur-eu": waldur_instance("w.sim", token=WRONG_TOKEN)})
     async with (
         httpx.AsyncClient(transport=HostRouter(sims)) as upstream,
         gateway_client(settings, upstream) as client,
     ):
         listing = await client.get("/orders", headers=auth("reader"))
         body = assert_problem(listing, 502, "all-upstreams-failed")
-        assert "not-the-token" not in listing.text
+        assert WRONG_TOKEN not in listing.text
         read = await client.get("/orders/waldur-eu:" + "0" * 32, headers=auth("reader"))
         assert_problem(read, 502, "upstream-auth")
         assert body["status"] == 502
@@ -172,7 +173,7 @@ async def test_upstream_refusing_our_credentials_is_502_never_401() -> None:
 
 class ExplodingTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        raise RuntimeError("boom: db at 10.9.8.7 password=hunter2")
+        raise RuntimeError(f"boom: db at 10.9.8.7 password={REDIS_PASSWORD}")
 
 
 async def test_a_bug_is_a_bare_500_problem_without_internals(caplog: pytest.LogCaptureFixture) -> None:
@@ -186,7 +187,11 @@ async def test_a_bug_is_a_bare_500_problem_without_internals(caplog: pytest.LogC
         )
     body = assert_problem(response, 500, "internal")
     assert response.headers["x-request-id"] == "bug-1"
-    assert "boom" not in response.text and "10.9.8.7" not in response.text and "hunter2" not in response.text
+    assert (
+        "boom" not in response.text
+        and "10.9.8.7" not in response.text
+        and REDIS_PASSWORD not in response.text
+    )
     assert body["instance"] == "bug-1"
     assert any("boom" in str(r.exc_info) for r in caplog.records if r.exc_info)
 

@@ -14,6 +14,7 @@ import pytest
 import structlog
 
 from gateway.logs import QUIET_LOGGERS, configure_logging
+from tests.support.credentials import UNKNOWN_KEY
 from tests.support.stack import KEYS, SIM_TOKEN, auth
 from tests.support.telemetry import INSTANCE, LIST_PATH, telemetry_rig
 
@@ -50,7 +51,7 @@ async def test_every_line_is_json_with_one_access_line_per_request(
         )
         assert ok.status_code == 200
         bad_key = await rig.client.get(
-            "/orders", headers={"Authorization": "Bearer wrong-key-0000", "X-Request-ID": "log-401"}
+            "/orders", headers={"Authorization": f"Bearer {UNKNOWN_KEY}", "X-Request-ID": "log-401"}
         )
         assert bad_key.status_code == 401
         await rig.fault(status=503, count=1, path=LIST_PATH)  # retried: an INFO line
@@ -95,7 +96,7 @@ async def test_every_line_is_json_with_one_access_line_per_request(
     warning = [line for line in lines if line["logger"] == "gateway.problems"]
     assert warning and warning[0]["level"] == "warning" and warning[0]["request_id"] == "log-502"
 
-    for secret in (*(key for key, _, _ in KEYS.values()), "wrong-key-0000", SIM_TOKEN, UPSTREAM_ERROR_BODY):
+    for secret in (*(key for key, _, _ in KEYS.values()), UNKNOWN_KEY, SIM_TOKEN, UPSTREAM_ERROR_BODY):
         assert secret not in captured.err
 
 

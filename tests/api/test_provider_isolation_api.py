@@ -21,12 +21,13 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import API_KEYS
 from tests.support.stack import KEYS, SIM_TOKEN, HostRouter, auth, gateway_settings, waldur_instance
 
 HIDDEN = "waldur-au"
 # Read, write and admin, but only at waldur-eu: every route's scope check passes, so what
 # answers is the isolation itself.
-EU_ADMIN_KEY = "eu-admin-key-0006"
+EU_ADMIN_KEY = API_KEYS["eu-admin"]
 EU_ADMIN = {"Authorization": f"Bearer {EU_ADMIN_KEY}"}
 UNKNOWN_EU = "waldur-eu:" + "0" * 32
 

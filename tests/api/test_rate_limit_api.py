@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import UNKNOWN_KEY
 from tests.support.stack import KEYS, SIM_TOKEN, HostRouter, auth, gateway_settings, waldur_instance
 
 BASE = "https://errors.order-gateway.dev/"
@@ -115,7 +116,7 @@ async def test_anonymous_and_bad_key_requests_are_not_limited_and_get_no_headers
     for _ in range(5):  # more than any bucket holds
         anonymous = await gateway.client.get("/orders")
         assert anonymous.status_code == 401 and rate_headers(anonymous) == {}
-    bad_key = await gateway.client.get("/orders", headers={"Authorization": "Bearer not-a-key"})
+    bad_key = await gateway.client.get("/orders", headers={"Authorization": f"Bearer {UNKNOWN_KEY}"})
     assert bad_key.status_code == 401 and rate_headers(bad_key) == {}
     health = await gateway.client.get("/healthz")
     assert health.status_code == 200 and rate_headers(health) == {}

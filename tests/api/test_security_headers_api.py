@@ -9,6 +9,7 @@ import pytest
 
 from tests.api.conftest import Deployment
 from tests.api.test_errors_api import ExplodingTransport
+from tests.support.credentials import API_KEYS, UNKNOWN_KEY
 from tests.support.stack import auth, gateway_client, gateway_settings, waldur_instance
 
 ALWAYS = {
@@ -40,7 +41,7 @@ async def test_keyed_answers_are_private_and_keep_their_own_cache_control(deploy
     for path in ("/providers", "/orders/statuses"):  # they set none: private, revalidated
         answer = await client.get(path, headers=auth("reader"))
         assert answer.status_code == 200 and answer.headers["cache-control"] == "private, no-cache"
-    offering = await client.get(f"/orders/{order_id}/offering", headers={"X-API-Key": "reader-key-0001"})
+    offering = await client.get(f"/orders/{order_id}/offering", headers={"X-API-Key": API_KEYS["reader"]})
     assert offering.status_code == 200 and offering.headers["cache-control"] == "private, no-cache"
     for answer in (listing, read, again, export, offering):
         assert_always(answer)
@@ -51,7 +52,7 @@ async def test_keyed_answers_are_private_and_keep_their_own_cache_control(deploy
     ("method", "path", "headers", "status"),
     [
         ("GET", "/orders", {}, 401),
-        ("GET", "/orders", {"Authorization": "Bearer wrong"}, 401),
+        ("GET", "/orders", {"Authorization": f"Bearer {UNKNOWN_KEY}"}, 401),
         ("GET", "/orders", auth("writer"), 403),
         ("GET", "/orders/waldur-au:" + "0" * 32, auth("eu-only"), 404),
         ("GET", "/nothing/here", {}, 404),

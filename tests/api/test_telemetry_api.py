@@ -7,6 +7,7 @@ from __future__ import annotations
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
+from tests.support.credentials import UNKNOWN_KEY
 from tests.support.stack import SIM_TOKEN, auth
 from tests.support.telemetry import HOST, INSTANCE, LIST_PATH, telemetry_rig
 
@@ -105,7 +106,7 @@ async def test_a_new_trace_is_started_and_a_problem_names_it() -> None:
 
 async def test_problems_before_routing_carry_the_trace_id_too() -> None:
     async with telemetry_rig() as rig:
-        headers = {"Authorization": "Bearer not-a-key", "traceparent": f"00-{TRACE}-{CALLER_SPAN}-01"}
+        headers = {"Authorization": f"Bearer {UNKNOWN_KEY}", "traceparent": f"00-{TRACE}-{CALLER_SPAN}-01"}
         response = await rig.client.get("/orders", headers=headers)
         assert response.status_code == 401
         assert response.json()["trace_id"] == TRACE

@@ -30,10 +30,11 @@ from gateway.settings import settings_from_mapping
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.ivcap import create_ivcap_sim
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import SIM_TOKEN as TOKEN
+from tests.support.credentials import WRONG_TOKEN
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
-TOKEN = "contract-suite-token"
 ORDERS = 130
 NO_FILTERS = Filters()
 
@@ -209,7 +210,7 @@ async def test_refused_credentials_are_upstream_auth(
     served: tuple[Kind, str], http: httpx.AsyncClient
 ) -> None:
     kind, url = served
-    adapter = make_adapter(kind, url, http, token="wrong-token")
+    adapter = make_adapter(kind, url, http, token=WRONG_TOKEN)
     with pytest.raises(UpstreamAuthError):
         await adapter.list_orders(ListRequest(filters=Filters(), sort=SortKey.CREATED_DESC, page_size=5))
     assert (await adapter.check_health()).status == "error"

@@ -25,10 +25,11 @@ from ivcap_client.models.resource_not_found_t import ResourceNotFoundT
 from starlette.applications import Starlette
 
 from gateway.sim.ivcap import create_ivcap_sim
+from tests.support.credentials import SIM_TOKEN as TOKEN
+from tests.support.credentials import WRONG_TOKEN
 from tests.support.servers import running_server
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "contract-jwt"
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,7 @@ def test_aspects_are_added_to_and_listed_for_an_order(
 
 
 def test_a_wrong_token_is_401_without_a_body(sim_url: str) -> None:
-    with AuthenticatedClient(base_url=sim_url, token="wrong") as client:
+    with AuthenticatedClient(base_url=sim_url, token=WRONG_TOKEN) as client:
         response = order_list.sync_detailed(client=client)
     assert response.status_code == 401 and response.parsed is None and response.content == b""
 

@@ -26,12 +26,12 @@ from gateway.adapters.ivcap import IvcapAdapter
 from gateway.models import Order
 from gateway.settings import IvcapSettings
 from gateway.sim.ivcap import create_ivcap_sim
+from tests.support.credentials import SIM_TOKEN as TOKEN
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "contract-writes-jwt"
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,10 @@ from gateway.settings import WaldurSettings
 from gateway.sim.waldur import create_waldur_sim
 from gateway.sim.waldur_catalogue import Offering
 from gateway.sim.waldur_data import ORDER_STATES, Attachment, WaldurOrder, WaldurStore
+from tests.support.credentials import SIM_TOKEN as TOKEN
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
-TOKEN = "adapter-writes-token"
 SLURM, BASIC, SUPPORT = "Marketplace.Slurm", "Marketplace.Basic", "Support.OfferingTemplate"
 UPLOAD = Upload(filename="po.pdf", content_type="application/pdf", content=b"%PDF-1.4 po")
 ATTACHABLE = ("pending-project", "pending-consumer", "pending-provider")

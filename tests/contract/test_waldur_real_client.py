@@ -25,11 +25,12 @@ from waldur_api_client.models.order_state import OrderState
 from waldur_api_client.types import UNSET
 
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import SIM_TOKEN as TOKEN
+from tests.support.credentials import WRONG_TOKEN
 from tests.support.servers import running_server
 from tests.support.waldur_fields import NULLABLE_DATETIMES
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "contract-token"
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def test_retrieve_of_an_unknown_order_raises_404(client: AuthenticatedClient) ->
 
 
 def test_bad_token_raises_401(sim_url: str) -> None:
-    with AuthenticatedClient(base_url=sim_url, token="wrong") as client:
+    with AuthenticatedClient(base_url=sim_url, token=WRONG_TOKEN) as client:
         with pytest.raises(errors.UnexpectedStatus) as listing:
             marketplace_orders_list.sync(client=client)
         with pytest.raises(errors.UnexpectedStatus) as counting:

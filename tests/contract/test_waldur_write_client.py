@@ -45,10 +45,10 @@ from waldur_api_client.types import File
 from gateway.sim.waldur import create_waldur_sim
 from gateway.sim.waldur_catalogue import Offering
 from gateway.sim.waldur_data import WaldurStore
+from tests.support.credentials import SIM_TOKEN as TOKEN
 from tests.support.servers import running_server
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "contract-writes-token"
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.credentials import fresh_token
+
 pytestmark = pytest.mark.e2e
 GATEWAY = [sys.executable, "-m", "gateway"]
 
@@ -115,7 +117,7 @@ def test_demo_serves_orders_with_the_printed_key() -> None:
 def test_serve_with_a_bad_config_exits_2_naming_the_key(tmp_path: Path, config: str, named: str) -> None:
     path = tmp_path / "gateway.yaml"
     path.write_text(config)
-    secret = "very-secret-upstream-token-42"
+    secret = fresh_token()
     env = {k: v for k, v in os.environ.items() if k != "OG_UNSET_VAR"} | {"OG_TEST_TOKEN": secret}
     result = subprocess.run(
         [*GATEWAY, "serve", "--config", str(path)], capture_output=True, text=True, env=env, timeout=60

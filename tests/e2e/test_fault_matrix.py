@@ -36,14 +36,13 @@ from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.faults import HTML_BODY
 from gateway.sim.ivcap import create_ivcap_sim
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import CONTROL_TOKEN, CURSOR_SECRET, SIM_TOKENS
 from tests.support.servers import running_server
 from tests.support.stack import KEYS, auth, gateway_client, gateway_settings
 
 pytestmark = pytest.mark.e2e
 
 BASE = "https://errors.order-gateway.dev/"
-CONTROL_TOKEN = "fault-matrix-control-token-7c1d"
-CURSOR_SECRET = "cursor-secret-for-tests"  # tests/support/stack.py configures it
 MAX_RESPONSE_BYTES = 1024 * 1024  # the huge answer (8 MiB) is eight times this
 TIMEOUT_S = 0.3  # the instance's timeout in the timeout row; the fault waits 1.5 s
 SLOW_MS = 1500
@@ -81,7 +80,7 @@ class Kind:
 KINDS = [
     Kind(
         "waldur",
-        "fault-matrix-waldur-token-51e0",
+        SIM_TOKENS["waldur"],
         lambda token: create_waldur_sim(orders=150, seed=81, token=token),
         "/api/",
         "token",
@@ -94,7 +93,7 @@ KINDS = [
     ),
     Kind(
         "ivcap",
-        "fault-matrix-ivcap-token-9a44",
+        SIM_TOKENS["ivcap"],
         lambda token: create_ivcap_sim(orders=60, seed=82, token=token),
         "/1/",
         "token",
@@ -107,7 +106,7 @@ KINDS = [
     ),
     Kind(
         "arrow",
-        "fault-matrix-arrow-api-key-2b6f",
+        SIM_TOKENS["arrow"],
         lambda token: create_arrow_sim(orders=150, seed=83, token=token),
         "/index.php/api/",
         "api_key",

@@ -18,16 +18,16 @@ from starlette.applications import Starlette
 
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
 from tests.support.haproxy import SERVED_BY, check_config, running_haproxy
 from tests.support.redis_server import running_redis
 from tests.support.replicas import running_replicas
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
-OPS_KEY = "haproxy-ops-key-0001"
-LIMITED_KEY = "haproxy-limited-key-0002"
+OPS_KEY = API_KEYS["ops"]
+LIMITED_KEY = API_KEYS["limited"]
 LIMIT = 6  # requests the "limited" key may make (its bucket barely refills during the test)
-SIM_TOKEN = "haproxy-sim-token"
 REPLICAS = {"r0", "r1"}
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,7 +94,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "cache": {"backend": "redis", "url": redis_url},
             "cursor": {"secret": "${OG_CURSOR_SECRET}"},
         }
-        env = {"OG_SIM_TOKEN": SIM_TOKEN, "OG_CURSOR_SECRET": "one-secret-for-every-replica"}
+        env = {"OG_SIM_TOKEN": SIM_TOKEN, "OG_CURSOR_SECRET": CURSOR_SECRET}
         with (
             running_replicas(config, workdir, env=env) as replica_urls,
             running_haproxy(replica_urls, workdir) as url,

@@ -15,13 +15,13 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.sim.arrow import create_arrow_sim
+from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
 from tests.support.redis_server import RestartableRedis, restartable_redis
 from tests.support.replicas import running_replicas
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
-KEY = "cache-replica-key-0001"
-SIM_TOKEN = "cache-replica-sim-token"
+KEY = API_KEYS["replica"]
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 
 
@@ -62,7 +62,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             "cache": {"backend": "redis", "url": redis.url},
             "cursor": {"secret": "${OG_CURSOR_SECRET}"},
         }
-        env = {"OG_ARROW_KEY": SIM_TOKEN, "OG_CURSOR_SECRET": "shared-cursor-secret"}
+        env = {"OG_ARROW_KEY": SIM_TOKEN, "OG_CURSOR_SECRET": CURSOR_SECRET}
         with running_replicas(config, tmp_path, env=env) as urls:
             yield Cluster(urls, sim, sim_url, redis)
 

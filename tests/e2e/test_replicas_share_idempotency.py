@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from gateway.sim.arrow import create_arrow_sim
+from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
 from tests.support.replicas import running_replicas
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
-KEY = "replica-test-key-0001"
-SIM_TOKEN = "replica-sim-token"
+KEY = API_KEYS["replica"]
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def replicas(tmp_path: Path, redis_url: str) -> Iterator[tuple[list[str], object
             "cache": {"backend": "redis", "url": redis_url},
             "cursor": {"secret": "${OG_CURSOR_SECRET}"},
         }
-        env = {"OG_ARROW_KEY": SIM_TOKEN, "OG_CURSOR_SECRET": "shared-cursor-secret"}
+        env = {"OG_ARROW_KEY": SIM_TOKEN, "OG_CURSOR_SECRET": CURSOR_SECRET}
         with running_replicas(config, tmp_path, env=env) as urls:
             yield urls, sim
 

@@ -12,14 +12,14 @@ import redis
 
 from gateway.ratelimit import KEY_PREFIX
 from gateway.sim.arrow import create_arrow_sim
+from tests.support.credentials import API_KEYS, SIM_TOKEN
 from tests.support.replicas import running_replicas
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
 # A key name of its own: the session's Redis is shared with other tests.
 KEY_NAME = "e2e-rate-limit"
-KEY = "replica-rate-limit-key-0001"
-SIM_TOKEN = "replica-rate-sim-token"
+KEY = API_KEYS["replica"]
 
 
 @pytest.fixture

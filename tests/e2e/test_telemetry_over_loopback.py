@@ -21,6 +21,7 @@ import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import UNKNOWN_KEY
 from tests.support.replicas import free_port
 from tests.support.servers import running_server
 from tests.support.stack import KEYS, SIM_TOKEN, auth
@@ -125,7 +126,7 @@ def test_served_gateway_logs_json_and_exports_spans_over_otlp(tmp_path: Path, re
                     headers={**auth("reader"), "traceparent": f"00-{TRACE}-{CALLER_SPAN}-01"},
                 )
                 assert traced.status_code == 200, traced.text
-                refused = client.get("/orders", headers={"Authorization": "Bearer not-a-key-1234"})
+                refused = client.get("/orders", headers={"Authorization": f"Bearer {UNKNOWN_KEY}"})
                 assert refused.status_code == 401
                 scrape = client.get("/metrics", headers=auth("ops"))
                 assert scrape.status_code == 200
@@ -160,7 +161,7 @@ def test_served_gateway_logs_json_and_exports_spans_over_otlp(tmp_path: Path, re
     assert orders[0]["trace_id"] == TRACE and orders[0]["key"] == "reader"
     assert orders[1]["trace_id"] == refused.json()["trace_id"]
     assert all(line["request_id"] and line["duration_ms"] >= 0 for line in access)
-    for secret in (KEYS["reader"][0], KEYS["ops"][0], "not-a-key-1234", SIM_TOKEN):
+    for secret in (KEYS["reader"][0], KEYS["ops"][0], UNKNOWN_KEY, SIM_TOKEN):
         assert secret not in err
 
 

@@ -20,10 +20,10 @@ import uvicorn
 from gateway.app import build_client
 from gateway.settings import Settings
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import SIM_TOKEN as TOKEN
 from tests.support.stack import auth, gateway_client, gateway_settings
 
 pytestmark = pytest.mark.e2e
-TOKEN = "tls-test-token-4d1e"
 
 
 @pytest.fixture(scope="module")

@@ -25,10 +25,11 @@ from gateway.query import Filters, SortKey
 from gateway.settings import ArrowSettings
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.faults import FaultPlan
+from tests.support.credentials import SIM_TOKEN as TOKEN
+from tests.support.credentials import WRONG_TOKEN
 from tests.support.servers import running_server
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "arrow-sim-key"
 BASE = "http://testserver"
 ORDERS = "/index.php/api/orders"
 SKU = "SAAS||Microsoft||MS-0A-O365-BUSINESS||BD938F12"
@@ -270,7 +271,11 @@ async def test_thirty_thousand_orders_build_and_page() -> None:
 # --- authentication (§1) ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [{}, {"apiKey": "wrong"}, {"apiKey": ""}, {"Authorization": TOKEN}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"apiKey": WRONG_TOKEN}, {"apiKey": ""}, {"Authorization": TOKEN}],
+    ids=["none", "wrong-key", "empty-key", "authorization-header"],
+)
 async def test_missing_or_wrong_api_key_is_a_401_envelope(sim: Starlette, headers: dict[str, str]) -> None:
     async with client_for(sim, key=None) as client:
         for request in (client.get(ORDERS, headers=headers), client.post(ORDERS, headers=headers, json={})):
@@ -852,7 +857,7 @@ async def test_the_adapter_creates_then_reads_and_reports_a_wrong_key() -> None:
         with pytest.raises(OrderNotFoundError):
             await adapter.get_order("XSPO999999")
         assert (await adapter.check_health()).status == "ok"
-        refused = adapter_for(http, BASE, key="wrong")
+        refused = adapter_for(http, BASE, key=WRONG_TOKEN)
         with pytest.raises(UpstreamAuthError):
             await refused.get_order("XSPO1001")
         assert (await refused.check_health()).error == "upstream-auth"

@@ -11,8 +11,8 @@ import pytest
 
 from gateway.sim.faults import HTML_BODY, MIB, WRONG_SHAPE_BODY, FaultPlan
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import SIM_TOKEN as TOKEN
 
-TOKEN = "fault-kinds-token"
 ORDERS = "/api/marketplace-orders/"
 
 

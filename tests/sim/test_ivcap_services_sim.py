@@ -11,9 +11,9 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.sim.ivcap import create_ivcap_sim
+from tests.support.credentials import SIM_TOKEN as TOKEN
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "ivcap-services-token"
 BASE = "http://testserver"
 
 

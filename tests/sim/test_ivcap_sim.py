@@ -17,9 +17,10 @@ from gateway.sim.faults import FaultPlan
 from gateway.sim.ivcap import create_ivcap_sim
 from gateway.sim.ivcap_data import STATUSES, TERMINAL_STATUSES, IvcapOrder
 from gateway.sim.ivcap_filters import decode_token
+from tests.support.credentials import SIM_TOKEN as TOKEN
+from tests.support.credentials import WRONG_TOKEN
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "ivcap-sim-token"
 BASE = "http://testserver"
 TOKEN_TEXT = re.compile(r"^[A-Za-z0-9_-]+$")  # base64url without padding
 Body = dict[str, Any]
@@ -109,7 +110,11 @@ def oracle(sim: Starlette, keep: Callable[[IvcapOrder], bool], at: datetime = NO
 # --- authentication (§1) ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Token {TOKEN}", "Bearer", TOKEN])
+@pytest.mark.parametrize(
+    "authorization",
+    [None, f"Bearer {WRONG_TOKEN}", f"Token {TOKEN}", "Bearer", TOKEN],
+    ids=["none", "wrong-token", "token-keyword", "keyword-alone", "no-keyword"],
+)
 @pytest.mark.parametrize("dialect", ["current", "legacy"])
 @pytest.mark.parametrize("path", ["/1/orders", "/1/orders/urn%3Aivcap%3Aorder%3Ax"])
 async def test_missing_or_wrong_credentials_are_401_without_a_body(

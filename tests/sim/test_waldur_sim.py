@@ -22,11 +22,12 @@ from waldur_api_client.models.order_details import OrderDetails
 
 from gateway.sim.faults import FaultPlan
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import SIM_TOKEN as TOKEN
+from tests.support.credentials import WRONG_TOKEN
 from tests.support.servers import running_server
 from tests.support.waldur_fields import NULLABLE_DATETIMES
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "sim-secret-token"
 BASE = "http://testserver"
 ORDERS = f"{BASE}/api/marketplace-orders/"
 STATES = (
@@ -104,9 +105,10 @@ def links(response: httpx.Response) -> dict[str, str]:
         (None, "Authentication credentials were not provided."),
         ("Bearer " + TOKEN, "Authentication credentials were not provided."),
         ("Token", "Invalid token. No credentials provided."),
-        ("Token wrong-key", "Invalid token."),
+        (f"Token {WRONG_TOKEN}", "Invalid token."),
         (f"Token {TOKEN} extra", "Invalid token. Token string should not contain spaces."),
     ],
+    ids=["none", "bearer-keyword", "keyword-alone", "wrong-token", "extra-word"],
 )
 async def test_refuses_missing_or_bad_tokens_with_drf_401(
     sim: Starlette, authorization: str | None, detail: str

@@ -18,9 +18,9 @@ from waldur_api_client.models.public_offering_details import PublicOfferingDetai
 from gateway.sim.waldur import create_waldur_sim
 from gateway.sim.waldur_catalogue import Offering
 from gateway.sim.waldur_data import Attachment, WaldurOrder, WaldurStore
+from tests.support.credentials import SIM_TOKEN as TOKEN
 
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "sim-writes-token"
 BASE = "http://testserver"
 ORDERS = "/api/marketplace-orders/"
 SLURM, BASIC, SUPPORT = "Marketplace.Slurm", "Marketplace.Basic", "Support.OfferingTemplate"

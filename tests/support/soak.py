@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import os
 import random
@@ -46,12 +45,12 @@ from gateway.idempotency import order_marker
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.ivcap import create_ivcap_sim
 from gateway.sim.waldur import create_waldur_sim
+from tests.support.credentials import API_KEYS, CHILD_ENV, SIM_TOKEN, digest
 from tests.support.replicas import running_replicas
 from tests.support.servers import running_server
 
 KEY_NAME = "soak"
-KEY = "soak-key-0001"
-SIM_TOKEN = "soak-sim-token"
+KEY = API_KEYS[KEY_NAME]
 PROVIDERS = ("waldur", "ivcap", "arrow")
 FAULT_STATUSES = {502, 503, 504}
 MARKER = re.compile(r"ogw-[0-9a-f]{20}")
@@ -162,37 +161,37 @@ def soak_stack(workdir: Path, *, orders: int = 300, seed: int = 1) -> Iterator[t
                 "waldur": {
                     "kind": "waldur",
                     "base_url": f"{sims['waldur'].url}/api/",
-                    "token": SIM_TOKEN,
+                    "token": "${OG_SIM_TOKEN}",
                     **limits,
                 },
                 "ivcap": {
                     "kind": "ivcap",
                     "base_url": f"{sims['ivcap'].url}/1/",
-                    "token": SIM_TOKEN,
+                    "token": "${OG_SIM_TOKEN}",
                     **limits,
                 },
                 "arrow": {
                     "kind": "arrow",
                     "base_url": f"{sims['arrow'].url}/index.php/api/",
-                    "api_key": SIM_TOKEN,
+                    "api_key": "${OG_SIM_TOKEN}",
                     **limits,
                 },
             },
             "api_keys": [
                 {
                     "name": KEY_NAME,
-                    "sha256": hashlib.sha256(KEY.encode()).hexdigest(),
+                    "sha256": digest(KEY),
                     "scopes": ["orders:read", "orders:write", "orders:admin"],
                 }
             ],
             "rate_limit": {"requests": 1_000_000, "window_s": 1},
-            "cursor": {"secret": "soak-cursor-secret"},
+            "cursor": {"secret": "${OG_CURSOR_SECRET}"},
             # The read cache on, with a small bound: it fills during warm-up, so RSS growth after
             # that is not the cache filling up to its default 64 MiB.
             "cache": {"backend": "memory", "max_bytes": 4 * 1024 * 1024},
             "server": {"log_level": "warning", "request_timeout_s": 10},
         }
-        (gateway,) = stack.enter_context(running_replicas(config, workdir, count=1))
+        (gateway,) = stack.enter_context(running_replicas(config, workdir, env=CHILD_ENV, count=1))
         yield gateway, sims
 
 

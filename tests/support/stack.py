@@ -12,14 +12,15 @@ from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.settings import Settings, settings_from_mapping
+from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
 
-SIM_TOKEN = "sim-token-for-tests"
+# name → (key, scopes, providers or None for all); the keys are made at random per process.
 KEYS = {
-    "reader": ("reader-key-0001", ["orders:read"], None),
-    "writer": ("writer-key-0002", ["orders:write"], None),
-    "ops": ("ops-key-0003", ["orders:read", "orders:write", "orders:admin"], None),
-    "eu-only": ("eu-only-key-0004", ["orders:read"], ["waldur-eu"]),
-    "editor": ("editor-key-0005", ["orders:read", "orders:write"], None),
+    "reader": (API_KEYS["reader"], ["orders:read"], None),
+    "writer": (API_KEYS["writer"], ["orders:write"], None),
+    "ops": (API_KEYS["ops"], ["orders:read", "orders:write", "orders:admin"], None),
+    "eu-only": (API_KEYS["eu-only"], ["orders:read"], ["waldur-eu"]),
+    "editor": (API_KEYS["editor"], ["orders:read", "orders:write"], None),
 }
 
 
@@ -42,7 +43,7 @@ def gateway_settings(providers: dict[str, dict[str, Any]], **extra: Any) -> Sett
             for name, (key, scopes, allowed) in KEYS.items()
             if allowed is None or set(allowed) <= providers.keys()
         ],
-        "cursor": {"secret": "cursor-secret-for-tests"},
+        "cursor": {"secret": CURSOR_SECRET},
     }
     raw.update(extra)
     return settings_from_mapping(raw, env={})

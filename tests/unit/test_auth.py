@@ -9,6 +9,9 @@ from starlette.authentication import AuthenticationError
 
 from gateway.auth import KeyRing, new_key, presented_key
 from gateway.settings import ApiKeySettings
+from tests.support.credentials import BASIC_CREDENTIALS, fresh_key
+
+KEY_ONE, KEY_TWO, KEY_THREE = (fresh_key() for _ in range(3))
 
 
 def ring(*keys: tuple[str, str, tuple[str, ...]]) -> KeyRing:
@@ -19,10 +22,10 @@ def ring(*keys: tuple[str, str, tuple[str, ...]]) -> KeyRing:
 
 
 def test_a_key_is_found_by_its_digest() -> None:
-    keys = ring(("fe", "key-one", ("orders:read",)), ("ops", "key-two", ("orders:read", "orders:admin")))
-    found = keys.find("key-two")
+    keys = ring(("fe", KEY_ONE, ("orders:read",)), ("ops", KEY_TWO, ("orders:read", "orders:admin")))
+    found = keys.find(KEY_TWO)
     assert found is not None and found.name == "ops" and "orders:admin" in found.scopes
-    assert keys.find("key-three") is None
+    assert keys.find(KEY_THREE) is None
     assert keys.find("") is None
 
 
@@ -49,12 +52,13 @@ def test_presented_key_forms(authorization: str | None, x_api_key: str | None, e
 @pytest.mark.parametrize(
     ("authorization", "x_api_key"),
     [
-        ("Basic dXNlcjpwdw==", None),
+        (f"Basic {BASIC_CREDENTIALS}", None),
         ("Bearer", None),
         ("Token abc", None),
         (None, " "),
         ("Bearer " + "x" * 600, None),
     ],
+    ids=["basic", "bearer-alone", "token-scheme", "blank-x-api-key", "too-long"],
 )
 def test_malformed_credentials_are_authentication_errors(
     authorization: str | None, x_api_key: str | None

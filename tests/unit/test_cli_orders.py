@@ -26,6 +26,7 @@ from gateway.cli.client import (
 from gateway.cli.export import ResumeRefusedError, export_orders
 from gateway.cli.resume import ExportState, load_state, save_state, state_path
 from gateway.cli.rows import CSV_COLUMNS, csv_row, jsonl_lines
+from tests.support.credentials import UNKNOWN_KEY
 
 CLI_PACKAGE = Path(__file__).resolve().parents[2] / "gateway" / "cli"
 
@@ -260,7 +261,7 @@ def test_an_unreachable_gateway_is_reported_after_the_retries() -> None:
 
 
 def test_the_key_comes_from_the_environment_only(capsys: pytest.CaptureFixture[str]) -> None:
-    assert api_key({"GATEWAY_API_KEY": " ogw_x "}) == "ogw_x"
+    assert api_key({"GATEWAY_API_KEY": f" {UNKNOWN_KEY} "}) == UNKNOWN_KEY
     with pytest.raises(UsageError) as caught:
         api_key({})
     assert caught.value.exit_code == 2

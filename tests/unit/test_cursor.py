@@ -8,6 +8,10 @@ import pytest
 
 from gateway.cursor import CursorSigner, CursorState
 from gateway.errors import InvalidCursorError
+from tests.support.credentials import CURSOR_SECRET, OTHER_CURSOR_SECRET
+
+SECRET_ONE = CURSOR_SECRET.encode()
+SECRET_TWO = OTHER_CURSOR_SECRET.encode()  # the secret after a rotation
 
 STATE = CursorState(
     fingerprint="f" * 32,
@@ -24,20 +28,20 @@ def verify(signer: CursorSigner, token: str, **overrides: object) -> CursorState
 
 
 def test_round_trip() -> None:
-    signer = CursorSigner(b"secret-one", ttl_s=60)
+    signer = CursorSigner(SECRET_ONE, ttl_s=60)
     assert verify(signer, signer.sign(STATE)) == STATE
 
 
 def test_previous_secret_still_verifies_after_rotation() -> None:
-    old = CursorSigner(b"secret-one", ttl_s=60)
-    rotated = CursorSigner(b"secret-two", [b"secret-one"], ttl_s=60)
+    old = CursorSigner(SECRET_ONE, ttl_s=60)
+    rotated = CursorSigner(SECRET_TWO, [SECRET_ONE], ttl_s=60)
     assert verify(rotated, old.sign(STATE)).positions == STATE.positions
     with pytest.raises(InvalidCursorError):
-        verify(CursorSigner(b"secret-two", ttl_s=60), old.sign(STATE))
+        verify(CursorSigner(SECRET_TWO, ttl_s=60), old.sign(STATE))
 
 
 def test_a_tampered_payload_is_rejected() -> None:
-    signer = CursorSigner(b"secret-one", ttl_s=60)
+    signer = CursorSigner(SECRET_ONE, ttl_s=60)
     payload, mac = signer.sign(STATE).split(".")
     data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).replace(b"w:1", b"w:9")
     forged = base64.urlsafe_b64encode(data).rstrip(b"=").decode() + "." + mac

@@ -11,8 +11,10 @@ import pytest
 from gateway import auth
 from gateway.auth import KeyRing
 from gateway.settings import ApiKeySettings, ConfigError, settings_from_mapping
+from tests.support.credentials import UNKNOWN_KEY, fresh_key
 
-KEYS = [f"key-{n:04d}-secret" for n in range(5)]
+KEYS = [fresh_key() for _ in range(5)]
+PLAINTEXT_KEY = fresh_key()  # a key written into the config in the clear: refused
 PROVIDERS = {"w": {"kind": "waldur", "base_url": "http://w.test/api/", "token": "t"}}
 
 
@@ -26,8 +28,8 @@ def ring() -> KeyRing:
 @pytest.mark.parametrize(
     "entry",
     [
-        {"name": "plain", "key": "ogw_plaintext", "scopes": ["orders:read"]},
-        {"name": "plain", "sha256": "ogw_plaintext", "scopes": ["orders:read"]},
+        {"name": "plain", "key": PLAINTEXT_KEY, "scopes": ["orders:read"]},
+        {"name": "plain", "sha256": PLAINTEXT_KEY, "scopes": ["orders:read"]},
         {"name": "upper", "sha256": "A" * 64, "scopes": ["orders:read"]},
         {"name": "short", "sha256": "a" * 63, "scopes": ["orders:read"]},
     ],
@@ -35,10 +37,10 @@ def ring() -> KeyRing:
 def test_only_sha256_hex_digests_are_accepted_in_the_config(entry: dict[str, object]) -> None:
     with pytest.raises(ConfigError) as info:
         settings_from_mapping({"providers": PROVIDERS, "api_keys": [entry]}, env={})
-    assert "ogw_plaintext" not in str(info.value)  # the message names the key, not the value
+    assert PLAINTEXT_KEY not in str(info.value)  # the message names the key, not the value
 
 
-@pytest.mark.parametrize("presented", [KEYS[0], KEYS[-1], "no-such-key"], ids=["first", "last", "none"])
+@pytest.mark.parametrize("presented", [KEYS[0], KEYS[-1], UNKNOWN_KEY], ids=["first", "last", "none"])
 def test_every_stored_digest_is_compared_in_constant_time(
     monkeypatch: pytest.MonkeyPatch, presented: str
 ) -> None:

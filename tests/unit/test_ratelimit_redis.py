@@ -18,6 +18,7 @@ from gateway.ratelimit import (
     build_rate_limiter,
 )
 from gateway.settings import RateLimitSettings, settings_from_mapping
+from tests.support.credentials import REDIS_PASSWORD
 from tests.support.redis_server import restartable_redis
 
 PROVIDERS = {"w": {"kind": "waldur", "base_url": "http://w.sim/api/", "token": "t"}}
@@ -134,7 +135,7 @@ async def test_fallback_logs_never_carry_the_password(
 ) -> None:
     caplog.set_level(logging.INFO)
     with restartable_redis(tmp_path) as server:
-        secret_url = server.url.replace("redis://", "redis://:hunter2-secret@")
+        secret_url = server.url.replace("redis://", f"redis://:{REDIS_PASSWORD}@")
         server.kill()
         settings = settings_from_mapping(
             {"providers": PROVIDERS, "cache": {"backend": "redis", "url": secret_url}}, env={}
@@ -145,5 +146,5 @@ async def test_fallback_logs_never_carry_the_password(
             assert limiter.degraded
         finally:
             await limiter.close()
-    assert caplog.records and all("hunter2" not in r.getMessage() for r in caplog.records)
+    assert caplog.records and all(REDIS_PASSWORD not in r.getMessage() for r in caplog.records)
     assert any(f"127.0.0.1:{server.port}" in r.getMessage() for r in caplog.records)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from gateway.settings import ConfigError, load_settings, settings_from_mapping
+from tests.support.credentials import SIM_TOKEN as SECRET
 
-SECRET = "s3cr3t-token-value-123"
 ENV = {"WALDUR_TOKEN": SECRET}
 
 

@@ -19,6 +19,7 @@ from gateway.telemetry import (
     note_cache_read,
     traced_call,
 )
+from tests.support.credentials import UNKNOWN_KEY, WRONG_TOKEN
 
 PROVIDERS = {"w": {"kind": "waldur", "base_url": "http://w.test/api/", "token": "t"}}
 
@@ -127,12 +128,12 @@ def test_the_circuit_gauge_reads_the_breakers_at_scrape_time() -> None:
 
 def test_secrets_are_redacted_by_field_name_and_in_messages() -> None:
     event = {
-        "event": "calling with Authorization: Bearer abcdefgh12345678 now",
-        "api_key": "ogw_live_123",
-        "token": "t0k3n",
+        "event": f"calling with Authorization: Bearer {WRONG_TOKEN} now",
+        "api_key": UNKNOWN_KEY,
+        "token": WRONG_TOKEN,
         "key": "reader",  # a key's name is no secret
     }
     redacted = redact_secrets(None, "info", dict(event))
     assert redacted["api_key"] == redacted["token"] == REDACTED
     assert redacted["key"] == "reader"
-    assert "abcdefgh12345678" not in redacted["event"] and REDACTED in redacted["event"]
+    assert WRONG_TOKEN not in redacted["event"] and REDACTED in redacted["event"]

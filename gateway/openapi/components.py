@@ -86,6 +86,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "`all`: any failing instance fails the request, instead of a partial page.",
         {"type": "string", "enum": ["any", "all"], "default": "any"},
     ),
+    # The export's own: it always needs every instance, and refuses `require=any` (400).
+    "export_require": _query(
+        "require",
+        "Always `all` (the default): a failing instance ends the stream with a cursor to resume from.",
+        {"type": "string", "enum": ["all"], "default": "all"},
+    ),
     "order_id": {
         "name": "order_id",
         "in": "path",
@@ -131,8 +137,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "X-Request-ID": _header(
         "X-Request-ID",
-        "Echoed back, and used as the problem `instance`, when it is a sane token; else a fresh id is minted.",
-        {"type": "string", "pattern": SAFE_REQUEST_ID.pattern},
+        "Any value is accepted: echoed back, and used as the problem `instance`, when it is a sane "
+        f"token (`{SAFE_REQUEST_ID.pattern}`); otherwise a fresh id is minted in its place.",
     ),
 }
 

@@ -146,7 +146,10 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
         ),
         problems=(*KEYED, "invalid-query", "invalid-cursor", *UPSTREAM, "scan-limit", "all-upstreams-failed"),
-        parameters=(*(name for name in LIST_PARAMETERS if name != "limit"), "Cache-Control"),
+        parameters=(
+            *("export_require" if name == "require" else name for name in LIST_PARAMETERS if name != "limit"),
+            "Cache-Control",
+        ),
     ),
     Operation(
         "get",

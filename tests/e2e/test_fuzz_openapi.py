@@ -44,6 +44,7 @@ CHECKS = [
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
+    "negative_data_rejection",  # what the document calls invalid is refused
     "errors_are_problems_of_their_status",  # ours: tests/support/fuzz_checks.py
 ]
 # More of schemathesis's checks for an exploratory run, e.g. FUZZ_EXTRA_CHECKS=response_headers_conformance

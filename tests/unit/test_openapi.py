@@ -63,6 +63,23 @@ def test_list_orders_documents_exactly_the_parameters_the_parser_takes() -> None
     assert documented >= PARAMETERS
 
 
+def parameter(path: str, name: str) -> dict[str, Any]:
+    """The parameter ``name`` of ``GET path``, its ``$ref`` resolved."""
+    for ref in DOCUMENT["paths"][path]["get"]["parameters"]:
+        found = DOCUMENT["components"]["parameters"][ref["$ref"].rsplit("/", 1)[1]]
+        if found["name"] == name:
+            return dict(found)
+    raise AssertionError(f"{path} documents no {name}")
+
+
+def test_what_the_document_calls_valid_is_what_the_gateway_takes() -> None:
+    # The export refuses require=any (400): it documents only `all`.
+    assert parameter("/orders", "require")["schema"]["enum"] == ["any", "all"]
+    assert parameter("/orders/export", "require")["schema"]["enum"] == ["all"]
+    # Any X-Request-ID is taken (an unsafe one is replaced, not refused): no pattern to break.
+    assert "pattern" not in parameter("/orders", "X-Request-ID")["schema"]
+
+
 def test_every_problem_type_of_the_error_tree_is_listed_with_its_status() -> None:
     enum = DOCUMENT["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
     assert set(enum) == {PROBLEM_BASE + cls.type for cls in all_error_classes()}

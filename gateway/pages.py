@@ -20,9 +20,10 @@ from gateway.cache import ReadCache
 from gateway.models import Order, ProviderReport, ReadOutcome
 from gateway.query import OrderQuery
 
-# Enough for the first pages of a few hot listings per key; each holds its orders (shared
-# with the read cache's decoded chunks unless their actions were narrowed for the caller).
-PAGE_MEMO_ENTRIES = 64
+# Counted in orders, not pages (a page of 200 keeps four times what one of 50 does): enough
+# for the first pages of a few hot listings per key. A remembered page keeps its orders
+# alive, the read cache's decoded ones or the copies narrowed for its caller.
+PAGE_MEMO_ORDERS = 2_000
 CACHED_SOURCES = frozenset({"hit", "miss", "refresh", "collapsed"})
 
 
@@ -57,11 +58,13 @@ def cached_reads(reads: Mapping[str, list[ReadOutcome]]) -> tuple[CachedRead, ..
 
 class PageMemo:
     def __init__(
-        self, store: ReadCache, clock: Callable[[], float], *, max_pages: int = PAGE_MEMO_ENTRIES
+        self, store: ReadCache, clock: Callable[[], float], *, max_orders: int = PAGE_MEMO_ORDERS
     ) -> None:
         self._store = store
         self._clock = clock
-        self._pages: LRUCache[tuple[str, OrderQuery], RememberedPage] = LRUCache(maxsize=max_pages)
+        self._pages: LRUCache[tuple[str, OrderQuery], RememberedPage] = LRUCache(
+            maxsize=max_orders, getsizeof=lambda page: max(1, len(page.data))
+        )
 
     def remember(self, principal: str, query: OrderQuery, page: RememberedPage) -> None:
         self._pages[(principal, query)] = page

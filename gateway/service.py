@@ -56,7 +56,7 @@ KEYED_CREATE_RETRY = frozenset({429, 502, 503, 504})
 KEYED_ACTION_RETRY = frozenset({429, 503})
 BYPASSED = ReadOutcome("bypass")  # no read went through the cache
 # Cached orders whose narrowed copy is remembered (a copy shares its fields with the order).
-NARROWED_ORDERS = 2048
+NARROWED_ORDERS = 1024
 
 
 def action_scope(capabilities: Capabilities, action: str) -> str:

@@ -106,7 +106,7 @@ ORDER_LIST = TypeAdapter(tuple[Order, ...])
 # What recently reused answers rendered to, at most: a page reused by the service's page memo
 # brings the very same orders tuple again, a cached order the very same (narrowed) object.
 PAGES = Rendered(max_bytes=8 * 1024 * 1024)
-ORDERS = Rendered(max_bytes=2 * 1024 * 1024)
+ORDERS = Rendered(max_bytes=4 * 1024 * 1024)
 
 
 def page_opening(page: OrderPage) -> tuple[bytes, str]:

@@ -86,15 +86,20 @@ def conditional_response(
 CACHE_HEADERS = frozenset({"ETag", "Cache-Control", "X-Cache", "Cache-Status"})
 
 
+PINNED_PER_BYTE = 5  # a kept rendering's bytes, and the objects it keeps alive
+
+
 class Rendered:
     """Answers' bytes and ETags, kept per source object while that same object comes again.
 
     Keyed by identity: what the read cache hands out is the same object on every hit, so its
-    bytes are rendered once. Each kept entry holds its source, so the id is not reused."""
+    bytes are rendered once. Each kept entry holds its source, so the id is not reused; the
+    source's Python objects take about four times its JSON, so an entry is counted as five
+    times its bytes against ``max_bytes``."""
 
     def __init__(self, *, max_bytes: int) -> None:
         self._held: LRUCache[int, tuple[object, bytes, str]] = LRUCache(
-            maxsize=max_bytes, getsizeof=lambda held: len(held[1])
+            maxsize=max_bytes, getsizeof=lambda held: PINNED_PER_BYTE * len(held[1])
         )
 
     def get(
@@ -104,6 +109,6 @@ class Rendered:
         if held is not None and held[0] is source:
             return held[1], held[2]
         body, etag = render()
-        if keep and len(body) <= self._held.maxsize:
+        if keep and PINNED_PER_BYTE * len(body) <= self._held.maxsize:
             self._held[id(source)] = (source, body, etag)
         return body, etag

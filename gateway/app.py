@@ -137,7 +137,7 @@ def build_idempotency_store(settings: Settings) -> IdempotencyStore:
     """Idempotency records in memory (one replica) or in the shared Redis (several)."""
     if settings.cache.backend == "redis" and settings.cache.url:
         return RedisIdempotencyStore(settings.cache.url)
-    return MemoryIdempotencyStore()
+    return MemoryIdempotencyStore(max_bytes=settings.idempotency.max_bytes)
 
 
 def build_read_cache(settings: Settings) -> ReadCache:

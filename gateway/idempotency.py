@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from redis.exceptions import RedisError
 from gateway.errors import StoreUnavailableError
 
 IN_FLIGHT_TTL_S = 120  # a crashed replica's claim lapses after this
+RECORD_OVERHEAD_BYTES = 400  # a record's key, entry object and slot in the map, beyond its bytes
+DROP_WARNING_EVERY_S = 60.0
+log = logging.getLogger(__name__)
 State = Literal["in_flight", "done", "uncertain"]
 
 
@@ -102,21 +106,42 @@ class _Entry:
     expires_at: float
 
 
-class MemoryIdempotencyStore:
-    """One process's records (cachetools, bounded); right for a single replica."""
+class _Records(TLRUCache[str, _Entry]):
+    """Records until their expiry, least recently used dropped first past the byte bound;
+    counts what was dropped before its time (``popitem`` runs only to make room)."""
 
-    def __init__(self, *, maxsize: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
-        self._entries: TLRUCache[str, _Entry] = TLRUCache(
-            maxsize=maxsize, ttu=lambda _key, entry, _now: entry.expires_at, timer=clock
+    dropped = 0
+
+    def popitem(self) -> tuple[str, _Entry]:
+        self.dropped += 1
+        return super().popitem()
+
+
+class MemoryIdempotencyStore:
+    """One process's records (cachetools), bounded in bytes; right for a single replica.
+
+    Past ``max_bytes`` the least recently used records are dropped before their time: a retry
+    under such a key runs again. That is logged (at most once a minute), so an operator knows
+    to raise the bound or move the records to Redis."""
+
+    def __init__(
+        self, *, max_bytes: int = 32 * 1024 * 1024, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._entries = _Records(
+            maxsize=max_bytes,
+            ttu=lambda _key, entry, _now: entry.expires_at,
+            timer=clock,
+            getsizeof=lambda entry: len(entry.raw) + RECORD_OVERHEAD_BYTES,
         )
         self._clock = clock
+        self._warned_at: float | None = None
 
     # No awaits inside these methods: on one event loop each runs without interleaving.
     async def claim(self, key: str, record: IdempotencyRecord, ttl_s: int) -> IdempotencyRecord | None:
         existing = self._entries.get(key)
         if existing is not None:
             return IdempotencyRecord.decode(existing.raw)
-        self._entries[key] = _Entry(record.encode(), self._clock() + ttl_s)
+        self._store(key, record, ttl_s)
         return None
 
     async def replace(
@@ -125,11 +150,27 @@ class MemoryIdempotencyStore:
         existing = self._entries.get(key)
         if existing is None or existing.raw != expected.encode():
             return False
-        self._entries[key] = _Entry(record.encode(), self._clock() + ttl_s)
+        self._store(key, record, ttl_s)
         return True
 
     async def put(self, key: str, record: IdempotencyRecord, ttl_s: int) -> None:
+        self._store(key, record, ttl_s)
+
+    def _store(self, key: str, record: IdempotencyRecord, ttl_s: int) -> None:
+        dropped = self._entries.dropped
         self._entries[key] = _Entry(record.encode(), self._clock() + ttl_s)
+        if self._entries.dropped > dropped:
+            self._note_dropped()
+
+    def _note_dropped(self) -> None:
+        now = self._clock()
+        if self._warned_at is None or now - self._warned_at >= DROP_WARNING_EVERY_S:
+            self._warned_at = now
+            log.warning(
+                "idempotency records dropped before their expiry (%d so far): raise "
+                "idempotency.max_bytes or keep the records in Redis",
+                self._entries.dropped,
+            )
 
     async def release(self, key: str) -> None:
         self._entries.pop(key, None)

@@ -168,6 +168,9 @@ class CacheSettings(_Strict):
 
 class IdempotencySettings(_Strict):
     ttl_s: int = Field(default=86_400, ge=60, le=7 * 86_400)  # how long answers are replayed
+    # The memory store's bound (one replica; Redis keeps its own): least recently used records
+    # go first past it, and a key whose record went is no longer protected from a second order.
+    max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024, le=1024 * 1024 * 1024)
 
 
 class CursorSettings(_Strict):

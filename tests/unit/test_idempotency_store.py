@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 
 from gateway.idempotency import (
+    RECORD_OVERHEAD_BYTES,
     IdempotencyRecord,
     IdempotencyStore,
     MemoryIdempotencyStore,
@@ -83,3 +85,21 @@ def test_keys_and_markers_are_scoped_per_caller() -> None:
     assert record_key("a", "k") != record_key("b", "k")
     assert order_marker("a", "k") == order_marker("a", "k") != order_marker("b", "k")
     assert order_marker("a", "k").startswith("ogw-") and len(order_marker("a", "k")) == 24
+
+
+async def test_the_memory_store_is_bounded_in_bytes_and_says_when_it_drops_a_live_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    size = len(DONE.encode()) + RECORD_OVERHEAD_BYTES
+    store = MemoryIdempotencyStore(max_bytes=3 * size, clock=lambda: now[0])
+    for n in range(3):
+        assert await store.claim(f"k{n}", DONE, 600) is None
+    with caplog.at_level(logging.WARNING, logger="gateway.idempotency"):
+        assert await store.claim("k3", DONE, 600) is None  # no room: k0, least recently used, goes
+        now[0] = 10.0
+        assert await store.claim("k4", DONE, 600) is None  # k1 goes too, but within the minute
+    assert await store.claim("k2", IN_FLIGHT, 600) == DONE  # kept
+    assert await store.claim("k0", IN_FLIGHT, 600) is None  # dropped: a retry would run again
+    warnings = [r.getMessage() for r in caplog.records if r.name == "gateway.idempotency"]
+    assert len(warnings) == 1 and "idempotency.max_bytes" in warnings[0]

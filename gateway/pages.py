@@ -87,6 +87,3 @@ class PageMemo:
             age, ttl_left = now - stamp.stored_at, stamp.fresh_until - now
             hits.append((read.instance, ReadOutcome("hit", age, ttl_left, read.key, read.stored_at)))
         return held, hits
-
-    def clear(self) -> None:
-        self._pages.clear()

@@ -7,8 +7,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from cachetools import LRUCache
-
 from gateway.adapters.base import GENERIC_ACTIONS, ActionOutcome, Capabilities, OrderDraft, ProviderAdapter
 from gateway.adapters.retry import RetryPredicate, call_with_retries, failed_with
 from gateway.cache import MemoryReadCache, ReadCache, listing_tag, merge_outcomes, order_tag, reading
@@ -29,6 +27,7 @@ from gateway.errors import (
     ValidationFailedError,
 )
 from gateway.fanout import Outcome, fan_out
+from gateway.memo import PerObject
 from gateway.merge import order_key
 from gateway.models import (
     CreateOrderBody,
@@ -99,24 +98,6 @@ def for_caller(order: Order, principal: Principal, adapter: ProviderAdapter) -> 
     return order if allowed == order.actions else order.model_copy(update={"actions": allowed})
 
 
-class Narrowing:
-    """``for_caller``, remembered for orders from the read cache: it hands out the same order
-    objects again and again, and each narrowed copy then stays the same object too (which
-    lets routes render it once). Not for uncached orders: it would only keep them alive."""
-
-    def __init__(self, max_orders: int = NARROWED_ORDERS) -> None:
-        self._held: LRUCache[tuple[int, frozenset[str]], tuple[Order, Order]] = LRUCache(maxsize=max_orders)
-
-    def __call__(self, order: Order, principal: Principal, adapter: ProviderAdapter) -> Order:
-        key = (id(order), principal.scopes)
-        held = self._held.get(key)
-        if held is not None and held[0] is order:  # it keeps the order alive: its id is not reused
-            return held[1]
-        narrowed = for_caller(order, principal, adapter)
-        self._held[key] = (order, narrowed)
-        return narrowed
-
-
 class OrderService:
     """The use cases behind the routes; knows nothing of HTTP."""
 
@@ -137,7 +118,8 @@ class OrderService:
         self._clock = clock
         self._retry = dict(retry or {})  # per instance; RetrySettings() where absent
         self._pages = PageMemo(self.cache, clock)
-        self._for_caller = Narrowing()
+        # Cached orders narrowed per scope set: the copies stay the same objects (rendered once).
+        self._narrowed: PerObject[Order] = PerObject(NARROWED_ORDERS)
 
     def visible(self, principal: Principal) -> dict[str, ProviderAdapter]:
         """The instances this caller may use; the others do not exist for it."""
@@ -162,8 +144,7 @@ class OrderService:
         adapter, native_id = self._resolve(principal, order_id)
         with reading(refresh=refresh) as ledger:
             order = await adapter.get_order(native_id)
-        narrow = self._for_caller if ledger.reads else for_caller
-        return narrow(order, principal, adapter), merge_outcomes(ledger.reads) or BYPASSED
+        return self._narrow(order, principal, adapter, ledger.reads), merge_outcomes(ledger.reads) or BYPASSED
 
     async def create_order(
         self, principal: Principal, body: CreateOrderBody, *, marker: str, recover: bool, keyed: bool = False
@@ -262,7 +243,7 @@ class OrderService:
         if not refresh:
             recalled = await self._pages.recall(principal.name, query)
             if recalled is not None:
-                return self._reused(principal, query, *recalled)
+                return self._reused(principal, *recalled)
         adapters = self._select(principal, query)
         positions = self._positions(principal, query)
         walks = {
@@ -320,15 +301,17 @@ class OrderService:
         self, order: Order, principal: Principal, adapter: ProviderAdapter, cached: Mapping[str, Any]
     ) -> Order:
         """``for_caller``, remembered when the order came from the read cache (``cached``
-        holds the instances whose reads went through it)."""
-        if order.provider in cached:
-            return self._for_caller(order, principal, adapter)
-        return for_caller(order, principal, adapter)
+        holds the instances whose reads went through it): an uncached order is not kept alive."""
+        return self._narrowed.get(
+            order,
+            lambda: for_caller(order, principal, adapter),
+            variant=principal.scopes,
+            keep=order.provider in cached,
+        )
 
     def _reused(
         self,
         principal: Principal,
-        query: OrderQuery,
         page: RememberedPage,
         hits: list[tuple[str, ReadOutcome]],
     ) -> OrderPage:

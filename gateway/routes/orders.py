@@ -16,10 +16,10 @@ from gateway.models import Order, OrderPage, Status
 from gateway.principal import Principal
 from gateway.query import parse_order_query, parse_query_string
 from gateway.routes.rendering import (
-    Rendered,
     cache_headers,
     conditional_response,
     json_response,
+    rendered,
     strong_etag,
     weak_etag,
 )
@@ -105,8 +105,8 @@ def _encoded(pairs: tuple[tuple[str, str], ...]) -> str:
 ORDER_LIST = TypeAdapter(tuple[Order, ...])
 # What recently reused answers rendered to, at most: a page reused by the service's page memo
 # brings the very same orders tuple again, a cached order the very same (narrowed) object.
-PAGES = Rendered(max_bytes=8 * 1024 * 1024)
-ORDERS = Rendered(max_bytes=4 * 1024 * 1024)
+PAGES = rendered(max_bytes=8 * 1024 * 1024)
+ORDERS = rendered(max_bytes=4 * 1024 * 1024)
 
 
 def page_opening(page: OrderPage) -> tuple[bytes, str]:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 import orjson
-from cachetools import LRUCache
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.memo import PerObject
 from gateway.models import ReadOutcome
 
 JSON_MEDIA_TYPE = "application/json"
@@ -86,29 +85,11 @@ def conditional_response(
 CACHE_HEADERS = frozenset({"ETag", "Cache-Control", "X-Cache", "Cache-Status"})
 
 
-PINNED_PER_BYTE = 5  # a kept rendering's bytes, and the objects it keeps alive
+# A kept rendering counts five times its bytes: the objects it keeps alive (its source) take
+# about four times their JSON.
+PINNED_PER_BYTE = 5
 
 
-class Rendered:
-    """Answers' bytes and ETags, kept per source object while that same object comes again.
-
-    Keyed by identity: what the read cache hands out is the same object on every hit, so its
-    bytes are rendered once. Each kept entry holds its source, so the id is not reused; the
-    source's Python objects take about four times its JSON, so an entry is counted as five
-    times its bytes against ``max_bytes``."""
-
-    def __init__(self, *, max_bytes: int) -> None:
-        self._held: LRUCache[int, tuple[object, bytes, str]] = LRUCache(
-            maxsize=max_bytes, getsizeof=lambda held: PINNED_PER_BYTE * len(held[1])
-        )
-
-    def get(
-        self, source: object, render: Callable[[], tuple[bytes, str]], *, keep: bool
-    ) -> tuple[bytes, str]:
-        held = self._held.get(id(source))
-        if held is not None and held[0] is source:
-            return held[1], held[2]
-        body, etag = render()
-        if keep and PINNED_PER_BYTE * len(body) <= self._held.maxsize:
-            self._held[id(source)] = (source, body, etag)
-        return body, etag
+def rendered(*, max_bytes: int) -> PerObject[tuple[bytes, str]]:
+    """Answers' bytes and ETags, kept per source object while that same object comes again."""
+    return PerObject(max_bytes, getsizeof=lambda answer: PINNED_PER_BYTE * len(answer[0]))

@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "gateway"
 # of its own package. The simulators stand apart: they import only each other.
 RANKS = {
     "gateway.errors": 0,
+    "gateway.memo": 0,  # a per-object memo (cachetools only)
     "gateway.deadline": 0,
     "gateway.models": 1,
     "gateway.settings": 1,

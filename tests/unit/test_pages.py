@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from gateway.cache import CacheEntry, MemoryReadCache
+from gateway.memo import PerObject
 from gateway.models import OrderPage, ReadOutcome
 from gateway.pages import CachedRead, PageMemo, RememberedPage, cached_reads
 from gateway.query import parse_order_query
 from gateway.routes.orders import page_opening
-from gateway.routes.rendering import Rendered
 
 
 def test_only_pages_whose_every_read_was_one_stored_entry_are_reusable() -> None:
@@ -47,7 +47,8 @@ async def test_a_remembered_page_lasts_as_long_as_the_very_entries_it_came_from(
 
 
 def test_renderings_are_kept_per_object_not_per_value() -> None:
-    rendered, calls = Rendered(max_bytes=1000), []
+    rendered: PerObject[tuple[bytes, str]] = PerObject(1000, getsizeof=lambda answer: len(answer[0]))
+    calls: list[str] = []
 
     def render(tag: str) -> tuple[bytes, str]:
         calls.append(tag)
@@ -59,6 +60,10 @@ def test_renderings_are_kept_per_object_not_per_value() -> None:
     assert rendered.get(equal, lambda: render("b"), keep=False) == (b"b", "b")
     assert rendered.get(equal, lambda: render("c"), keep=False) == (b"c", "c")  # nothing kept
     assert calls == ["a", "b", "c"]
+    # A variant is another value of the same object (an order narrowed for other scopes).
+    assert rendered.get(one, lambda: render("d"), variant="other") == (b"d", "d")
+    assert rendered.get(one, lambda: render("e"), variant="other") == (b"d", "d")
+    assert calls == ["a", "b", "c", "d"]
 
 
 def test_empty_pages_differ_by_whether_more_follow() -> None:

@@ -5,7 +5,6 @@ limit holds and a write's eviction is seen."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,10 +17,10 @@ from starlette.applications import Starlette
 
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.waldur import create_waldur_sim
-from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
+from tests.support.credentials import API_KEYS, SIM_TOKEN
 from tests.support.haproxy import SERVED_BY, check_config, running_haproxy
 from tests.support.redis_server import running_redis
-from tests.support.replicas import running_replicas
+from tests.support.replicas import api_key, arrow_instance, running_replicas, shared_config, waldur_instance
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
@@ -63,40 +62,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         running_server(arrow) as arrow_url,
         running_server(waldur) as waldur_url,
     ):
-        config: dict[str, Any] = {
-            "providers": {
-                "waldur": {
-                    "kind": "waldur",
-                    "base_url": f"{waldur_url}/api/",
-                    "token": "${OG_SIM_TOKEN}",
-                    "cache": {"ttl_s": 60},
-                },
-                "arrow": {
-                    "kind": "arrow",
-                    "base_url": f"{arrow_url}/index.php/api/",
-                    "api_key": "${OG_SIM_TOKEN}",
-                    "cache": {"ttl_s": 60},
-                },
+        config = shared_config(
+            {
+                "waldur": waldur_instance(waldur_url, cache={"ttl_s": 60}),
+                "arrow": arrow_instance(arrow_url, cache={"ttl_s": 60}),
             },
-            "api_keys": [
-                {
-                    "name": "ops",
-                    "sha256": hashlib.sha256(OPS_KEY.encode()).hexdigest(),
-                    "scopes": ["orders:read", "orders:write"],
-                },
-                {
-                    "name": "limited",
-                    "sha256": hashlib.sha256(LIMITED_KEY.encode()).hexdigest(),
-                    "scopes": ["orders:read"],
-                    "rate_limit": {"requests": LIMIT, "window_s": 3600},
-                },
+            [
+                api_key("ops", OPS_KEY, ["orders:read", "orders:write"]),
+                api_key(
+                    "limited", LIMITED_KEY, ["orders:read"], rate_limit={"requests": LIMIT, "window_s": 3600}
+                ),
             ],
-            "cache": {"backend": "redis", "url": redis_url},
-            "cursor": {"secret": "${OG_CURSOR_SECRET}"},
-        }
-        env = {"OG_SIM_TOKEN": SIM_TOKEN, "OG_CURSOR_SECRET": CURSOR_SECRET}
+            redis_url,
+        )
         with (
-            running_replicas(config, workdir, env=env) as replica_urls,
+            running_replicas(config, workdir) as replica_urls,
             running_haproxy(replica_urls, workdir) as url,
         ):
             cluster = Cluster(url, arrow)

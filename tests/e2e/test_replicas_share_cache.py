@@ -4,20 +4,18 @@ closed."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from gateway.sim.arrow import create_arrow_sim
-from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
+from tests.support.credentials import API_KEYS, SIM_TOKEN
 from tests.support.redis_server import RestartableRedis, restartable_redis
-from tests.support.replicas import running_replicas
+from tests.support.replicas import api_key, arrow_instance, running_replicas, shared_config
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
@@ -43,27 +41,12 @@ class Cluster:
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     sim = create_arrow_sim(orders=30, seed=61, token=SIM_TOKEN)
     with restartable_redis(tmp_path) as redis, running_server(sim) as sim_url:
-        config: dict[str, Any] = {
-            "providers": {
-                "arrow": {
-                    "kind": "arrow",
-                    "base_url": f"{sim_url}/index.php/api/",
-                    "api_key": "${OG_ARROW_KEY}",
-                    "cache": {"ttl_s": 60},
-                }
-            },
-            "api_keys": [
-                {
-                    "name": "ops",
-                    "sha256": hashlib.sha256(KEY.encode()).hexdigest(),
-                    "scopes": ["orders:read", "orders:write"],
-                }
-            ],
-            "cache": {"backend": "redis", "url": redis.url},
-            "cursor": {"secret": "${OG_CURSOR_SECRET}"},
-        }
-        env = {"OG_ARROW_KEY": SIM_TOKEN, "OG_CURSOR_SECRET": CURSOR_SECRET}
-        with running_replicas(config, tmp_path, env=env) as urls:
+        config = shared_config(
+            {"arrow": arrow_instance(sim_url, cache={"ttl_s": 60})},
+            [api_key("ops", KEY, ["orders:read", "orders:write"])],
+            redis.url,
+        )
+        with running_replicas(config, tmp_path) as urls:
             yield Cluster(urls, sim, sim_url, redis)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import httpx
 import pytest
 
 from gateway.sim.arrow import create_arrow_sim
-from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
-from tests.support.replicas import running_replicas
+from tests.support.credentials import API_KEYS, SIM_TOKEN
+from tests.support.replicas import api_key, arrow_instance, running_replicas, shared_config
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
@@ -23,27 +22,12 @@ KEY = API_KEYS["replica"]
 def replicas(tmp_path: Path, redis_url: str) -> Iterator[tuple[list[str], object]]:
     sim = create_arrow_sim(orders=20, seed=51, token=SIM_TOKEN)
     with running_server(sim) as sim_url:
-        config = {
-            "providers": {
-                "arrow": {
-                    "kind": "arrow",
-                    "base_url": f"{sim_url}/index.php/api/",
-                    "api_key": "${OG_ARROW_KEY}",
-                    "timeout_s": 5,
-                }
-            },
-            "api_keys": [
-                {
-                    "name": "ops",
-                    "sha256": hashlib.sha256(KEY.encode()).hexdigest(),
-                    "scopes": ["orders:read", "orders:write"],
-                }
-            ],
-            "cache": {"backend": "redis", "url": redis_url},
-            "cursor": {"secret": "${OG_CURSOR_SECRET}"},
-        }
-        env = {"OG_ARROW_KEY": SIM_TOKEN, "OG_CURSOR_SECRET": CURSOR_SECRET}
-        with running_replicas(config, tmp_path, env=env) as urls:
+        config = shared_config(
+            {"arrow": arrow_instance(sim_url, timeout_s=5)},
+            [api_key("ops", KEY, ["orders:read", "orders:write"])],
+            redis_url,
+        )
+        with running_replicas(config, tmp_path) as urls:
             yield urls, sim
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import redis
 from gateway.ratelimit import KEY_PREFIX
 from gateway.sim.arrow import create_arrow_sim
 from tests.support.credentials import API_KEYS, SIM_TOKEN
-from tests.support.replicas import running_replicas
+from tests.support.replicas import api_key, arrow_instance, running_replicas, shared_config
 from tests.support.servers import running_server
 
 pytestmark = pytest.mark.e2e
@@ -26,27 +25,15 @@ KEY = API_KEYS["replica"]
 def replicas(tmp_path: Path, redis_url: str) -> Iterator[list[str]]:
     sim = create_arrow_sim(orders=5, seed=52, token=SIM_TOKEN)
     with running_server(sim) as sim_url:
-        config = {
-            "providers": {
-                "arrow": {
-                    "kind": "arrow",
-                    "base_url": f"{sim_url}/index.php/api/",
-                    "api_key": "${OG_ARROW_KEY}",
-                }
-            },
-            "api_keys": [
-                {
-                    "name": KEY_NAME,
-                    "sha256": hashlib.sha256(KEY.encode()).hexdigest(),
-                    "scopes": ["orders:read"],
-                }
-            ],
-            "cache": {"backend": "redis", "url": redis_url},
-            "rate_limit": {"requests": 10, "window_s": 60},
-        }
+        config = shared_config(
+            {"arrow": arrow_instance(sim_url)},
+            [api_key(KEY_NAME, KEY, ["orders:read"])],
+            redis_url,
+            rate_limit={"requests": 10, "window_s": 60},
+        )
         with redis.Redis.from_url(redis_url) as shared:
             shared.delete(KEY_PREFIX + KEY_NAME)  # a full bucket, whatever ran before
-        with running_replicas(config, tmp_path, env={"OG_ARROW_KEY": SIM_TOKEN}) as urls:
+        with running_replicas(config, tmp_path) as urls:
             yield urls
 
 

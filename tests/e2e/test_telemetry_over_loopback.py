@@ -3,7 +3,6 @@ receiver when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, the trace reaches a real s
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from gateway.sim.waldur import create_waldur_sim
 from tests.support.credentials import UNKNOWN_KEY
-from tests.support.replicas import free_port
+from tests.support.replicas import api_key, free_port, wait_until_up
 from tests.support.servers import running_server
 from tests.support.stack import KEYS, SIM_TOKEN, auth
 from tests.support.telemetry import HeaderTap, Metrics
@@ -94,7 +93,7 @@ def test_served_gateway_logs_json_and_exports_spans_over_otlp(tmp_path: Path, re
                 "waldur-eu": {"kind": "waldur", "base_url": f"{sim_url}/api/", "token": "${WALDUR_TOKEN}"}
             },
             "api_keys": [
-                {"name": name, "sha256": hashlib.sha256(KEYS[name][0].encode()).hexdigest(), "scopes": scopes}
+                api_key(name, KEYS[name][0], scopes)
                 for name, scopes in (("reader", ["orders:read"]), ("ops", ["orders:read", "orders:admin"]))
             ],
             "server": {"log_level": "info"},
@@ -118,7 +117,7 @@ def test_served_gateway_logs_json_and_exports_spans_over_otlp(tmp_path: Path, re
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_up(base, process)
+            wait_until_up(base, process, time.monotonic() + STARTUP_TIMEOUT_S)
             with httpx.Client(base_url=base, timeout=10) as client:
                 traced = client.get(
                     "/orders",
@@ -163,16 +162,3 @@ def test_served_gateway_logs_json_and_exports_spans_over_otlp(tmp_path: Path, re
     assert all(line["request_id"] and line["duration_ms"] >= 0 for line in access)
     for secret in (KEYS["reader"][0], KEYS["ops"][0], UNKNOWN_KEY, SIM_TOKEN):
         assert secret not in err
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, "the gateway exited during startup"
-        assert time.monotonic() < deadline, "the gateway did not start"
-        time.sleep(0.1)

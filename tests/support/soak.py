@@ -45,7 +45,7 @@ from gateway.idempotency import order_marker
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.ivcap import create_ivcap_sim
 from gateway.sim.waldur import create_waldur_sim
-from tests.support.credentials import API_KEYS, CHILD_ENV, SIM_TOKEN, digest
+from tests.support.credentials import API_KEYS, SIM_TOKEN, digest
 from tests.support.replicas import running_replicas
 from tests.support.servers import running_server
 
@@ -191,7 +191,7 @@ def soak_stack(workdir: Path, *, orders: int = 300, seed: int = 1) -> Iterator[t
             "cache": {"backend": "memory", "max_bytes": 4 * 1024 * 1024},
             "server": {"log_level": "warning", "request_timeout_s": 10},
         }
-        (gateway,) = stack.enter_context(running_replicas(config, workdir, env=CHILD_ENV, count=1))
+        (gateway,) = stack.enter_context(running_replicas(config, workdir, count=1))
         yield gateway, sims
 
 

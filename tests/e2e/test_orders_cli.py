@@ -14,22 +14,19 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from gateway.adapters.base import ListRequest
-from gateway.adapters.registry import ADAPTERS
 from gateway.app import create_app
 from gateway.merge import matches, sort_orders
 from gateway.models import Order
-from gateway.query import Filters, SortKey, parse_order_query
+from gateway.query import parse_order_query
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.ivcap import create_ivcap_sim
 from gateway.sim.waldur import create_waldur_sim
 from tests.support.servers import running_server
-from tests.support.stack import KEYS, SIM_TOKEN, auth, gateway_settings
+from tests.support.stack import KEYS, SIM_TOKEN, auth, gateway_settings, read_every_order
 
 pytestmark = pytest.mark.e2e
 GATEWAY = [sys.executable, "-m", "gateway"]
@@ -71,32 +68,8 @@ def stack() -> Iterator[Stack]:
             "arrow": {"kind": "arrow", "base_url": f"{arrow}/index.php/api/", "api_key": SIM_TOKEN},
         }
         with running_server(create_app(gateway_settings(providers))) as gateway:
-            everything = asyncio.run(read_everything(providers))
+            everything = asyncio.run(read_every_order(providers))
             yield Stack(gateway, {"waldur": waldur, "ivcap": ivcap, "arrow": arrow}, everything)
-
-
-async def read_everything(providers: dict[str, dict[str, Any]]) -> list[Order]:
-    """Every order of every upstream, read straight through its adapter."""
-    settings = gateway_settings(providers)
-    everything: dict[str, Order] = {}
-    async with httpx.AsyncClient() as client:
-        for name, cfg in settings.providers.items():
-            adapter = ADAPTERS[cfg.kind](name, cfg, client)
-            position = None
-            while True:
-                chunk = await adapter.list_orders(
-                    ListRequest(
-                        filters=Filters(),
-                        sort=SortKey.CREATED_ASC,
-                        page_size=adapter.capabilities.max_page_size,
-                        position=position,
-                    )
-                )
-                everything.update((o.id, o) for o in chunk.orders)
-                position = chunk.next_position
-                if position is None:
-                    break
-    return list(everything.values())
 
 
 def ids_in(path: Path) -> list[str]:

@@ -10,17 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.adapters.base import ListRequest
-from gateway.adapters.registry import ADAPTERS
 from gateway.app import create_app
 from gateway.merge import matches, sort_orders
 from gateway.models import Order
-from gateway.query import Filters, SortKey, parse_order_query
+from gateway.query import parse_order_query
 from gateway.sim.arrow import create_arrow_sim
 from gateway.sim.ivcap import create_ivcap_sim
 from gateway.sim.waldur import create_waldur_sim
 from tests.support.servers import running_server
-from tests.support.stack import SIM_TOKEN, auth, gateway_settings
+from tests.support.stack import SIM_TOKEN, auth, gateway_settings, read_every_order
 
 pytestmark = pytest.mark.e2e
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # a fixed clock: IVCAP's orders hold still
@@ -49,31 +47,7 @@ def stack() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
 @pytest.fixture(scope="module")
 def everything(stack: tuple[str, dict[str, dict[str, Any]]]) -> list[Order]:
     """Every order of every upstream, read straight through its adapter."""
-    providers = stack[1]
-
-    async def read_all() -> list[Order]:
-        settings = gateway_settings(providers)
-        everything: list[Order] = []
-        async with httpx.AsyncClient() as client:
-            for name, cfg in settings.providers.items():
-                adapter = ADAPTERS[cfg.kind](name, cfg, client)
-                position = None
-                while True:
-                    chunk = await adapter.list_orders(
-                        ListRequest(
-                            filters=Filters(),
-                            sort=SortKey.CREATED_ASC,
-                            page_size=adapter.capabilities.max_page_size,
-                            position=position,
-                        )
-                    )
-                    everything.extend(chunk.orders)
-                    position = chunk.next_position
-                    if position is None:
-                        break
-        return everything
-
-    return list({o.id: o for o in asyncio.run(read_all())}.values())
+    return asyncio.run(read_every_order(stack[1]))
 
 
 def oracle(everything: list[Order], params: list[tuple[str, str]]) -> list[str]:

@@ -10,7 +10,11 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
+from gateway.adapters.base import ListRequest
+from gateway.adapters.registry import ADAPTERS
 from gateway.app import create_app
+from gateway.models import Order
+from gateway.query import Filters, SortKey
 from gateway.settings import Settings, settings_from_mapping
 from tests.support.credentials import API_KEYS, CURSOR_SECRET, SIM_TOKEN
 
@@ -66,3 +70,28 @@ async def gateway_client(settings: Settings, upstream: httpx.AsyncClient) -> Asy
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             yield client
+
+
+async def read_every_order(providers: dict[str, dict[str, Any]]) -> list[Order]:
+    """Every order of every upstream, read straight through its adapter (once each, though
+    page-number paging may repeat rows): the truth a walk through the gateway is checked against."""
+    settings = gateway_settings(providers)
+    everything: dict[str, Order] = {}
+    async with httpx.AsyncClient() as client:
+        for name, cfg in settings.providers.items():
+            adapter = ADAPTERS[cfg.kind](name, cfg, client)
+            position = None
+            while True:
+                chunk = await adapter.list_orders(
+                    ListRequest(
+                        filters=Filters(),
+                        sort=SortKey.CREATED_ASC,
+                        page_size=adapter.capabilities.max_page_size,
+                        position=position,
+                    )
+                )
+                everything.update((o.id, o) for o in chunk.orders)
+                position = chunk.next_position
+                if position is None:
+                    break
+    return list(everything.values())
